@@ -1,0 +1,74 @@
+/*
+ * net: TCP + TLS 1.3 connections on libuv, protocol-agnostic. A listener
+ * accepts connections and runs the TLS handshake (OpenSSL memory BIOs);
+ * decrypted bytes go to the protocol's on_data callback (the RPC framing
+ * today, HTTP/1.1 later). Outgoing connections (net_dial) use the same
+ * code, for forwarding to the leader. Connections are reference-counted so
+ * an answer that arrives after the peer left is dropped safely.
+ * Loop thread only.
+ */
+#ifndef COFFER_NET_NET_H
+#define COFFER_NET_NET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/ssl.h>
+#include <uv.h>
+
+struct net_conn; /* opaque */
+
+struct net_proto {
+	/* Connection established (after the TLS handshake). May set user data. */
+	void (*on_open)(struct net_conn *c);
+	/* Plaintext bytes (borrowed, wiped after the call). Return non-zero to
+	 * close the connection. */
+	int (*on_data)(struct net_conn *c, const uint8_t *buf, size_t n);
+	/* The connection is closing (peer closed, error, net_conn_close). After
+	 * this no callback fires; held references stay valid until unref. */
+	void (*on_close)(struct net_conn *c);
+};
+
+struct net_listener; /* opaque */
+
+/* Listen on "host:port" with TLS (ctx borrowed, must outlive the listener;
+ * NULL = plaintext, only for loopback tests). errmsg >= 256 bytes. */
+int net_listen(uv_loop_t *loop, const char *addr, SSL_CTX *ctx, const struct net_proto *proto,
+	       void *data, struct net_listener **out, char *errmsg);
+/* Stop accepting and close every connection of this listener; cb (may be
+ * NULL) runs once every handle is closed. */
+void net_listener_close(struct net_listener *l, void (*cb)(void *data), void *data);
+/* The bound port (useful with port 0). */
+int net_listener_port(const struct net_listener *l);
+
+/* Connect to "host:port" (TLS client, ctx borrowed; verifies the peer
+ * against ctx's trust store). on_open fires on success, on_close on
+ * failure or later close. */
+int net_dial(uv_loop_t *loop, const char *addr, SSL_CTX *ctx, const struct net_proto *proto,
+	     void *data, struct net_conn **out);
+
+/* Queue bytes for sending (copied into the TLS layer; wiped after). Returns
+ * 0, CF_ECLOSED if the connection is closing, CF_ENOMEM. */
+int net_conn_write(struct net_conn *c, const uint8_t *buf, size_t n);
+/* Two-part write (e.g. frame header + body) without an extra copy by the caller. */
+int net_conn_write2(struct net_conn *c, const uint8_t *a, size_t an, const uint8_t *b, size_t bn);
+/* Close (flushes queued writes first, bounded). Idempotent. */
+void net_conn_close(struct net_conn *c);
+int net_conn_is_open(const struct net_conn *c);
+void net_conn_ref(struct net_conn *c);
+void net_conn_unref(struct net_conn *c);
+void *net_conn_get_data(const struct net_conn *c);     /* listener/dial data */
+void net_conn_set_user(struct net_conn *c, void *user); /* per-connection state */
+void *net_conn_get_user(const struct net_conn *c);
+/* "ip:port" of the peer (borrowed). */
+const char *net_conn_peer(const struct net_conn *c);
+
+/* TLS contexts (TLS 1.3 only). errmsg >= 256 bytes. */
+SSL_CTX *net_tls_server_ctx(const char *cert_file, const char *key_file, char *errmsg);
+SSL_CTX *net_tls_client_ctx(const char *ca_file, char *errmsg);
+/* Create a self-signed ECDSA P-256 certificate + key (key file 0600) valid
+ * for 127.0.0.1, ::1 and localhost (plus extra_host if non-NULL), 10 years. */
+int net_tls_make_self_signed(const char *cert_file, const char *key_file,
+			     const char *extra_host, char *errmsg);
+
+#endif

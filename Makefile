@@ -72,18 +72,21 @@ $(BUILD)/obj/%.o: %.c $(PROTO_H)
 $(BUILD)/libcoffer.a: $(SHARED_O) $(CLIENT_O)
 	rm -f $@ && ar rcs $@ $^
 
+$(BUILD)/libcofferd.a: $(SERVER_O)
+	rm -f $@ && ar rcs $@ $^
+
 $(BUILD)/cofferd: $(call obj,server/main.c) $(SERVER_O) $(BUILD)/libcoffer.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/coffer: $(CLI_O) $(BUILD)/libcoffer.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-# Each test program links everything but main(); the linker keeps what it uses.
-$(BUILD)/tests/%: tests/unit/%.c $(SERVER_O) $(BUILD)/libcoffer.a
+# Each test program links the archives; the linker keeps what it uses.
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libcofferd.a $(BUILD)/libcoffer.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -Wno-missing-prototypes $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
-$(BUILD)/tests/%: tests/fixture/%.c $(SERVER_O) $(BUILD)/libcoffer.a
+$(BUILD)/tests/%: tests/fixture/%.c $(BUILD)/libcofferd.a $(BUILD)/libcoffer.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -Wno-missing-prototypes $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 

@@ -12,7 +12,7 @@ PKGS     := libuv openssl libprotobuf-c jansson raft
 SANITIZE ?=
 
 WARN     := -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wno-unused-parameter \
-            -Wmissing-prototypes -Wstrict-prototypes
+            -Wmissing-prototypes -Wstrict-prototypes -Wno-format-truncation
 HARDEN   := -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fstack-clash-protection \
             -fPIE -fcf-protection
 CPPFLAGS += -D_GNU_SOURCE -Iserver -Ireplication -Iclient/include -I$(BUILD)/proto

@@ -1,0 +1,426 @@
+/*
+ * auth: the credential table and request verification on the RPC port.
+ *
+ * Happy path of auth_verify: fields present and well formed, region is the
+ * node's, date within SIGN_SKEW_SECONDS of now, key id known, signing key
+ * taken from a small cache (or derived once per key and day), signature
+ * recomputed and compared with CRYPTO_memcmp. Each failure maps to the AWS
+ * error name and text a Secrets Manager client expects; messages echo only
+ * the request's own public fields (bounded), never a key or derived value.
+ *
+ * The credential file is one line "ACCESS_KEY_ID SECRET_ACCESS_KEY", owner
+ * only (mode 0600 or stricter). With create set and no file, root
+ * credentials are generated from the CSPRNG and written with O_EXCL.
+ * Secret keys and cached signing keys live in the secure heap.
+ */
+#include "auth/auth.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "crypto/crypto.h"
+#include "crypto/sign.h"
+#include "util/secmem.h"
+
+#define AUTH_ERRMSG_LEN 256
+#define AUTH_FILE_MAX 1024
+#define AUTH_AKID_MAX 128
+#define AUTH_SECRET_MAX 128
+#define AUTH_REGION_MAX 64
+#define AUTH_CACHE_SLOTS 4 /* (key, day) pairs: today, around midnight two */
+#define ROOT_AKID_RANDOM 18
+#define ROOT_SECRET_LEN 40
+
+/* Everything secret about an auth; one secure-heap block. */
+struct auth_secrets {
+	char secret[AUTH_SECRET_MAX + 1];
+	uint8_t dummy_key[32]; /* signs for unknown key ids, so both paths cost an HMAC */
+	struct {
+		int valid;
+		char day[9];
+		uint8_t key[32];
+	} cache[AUTH_CACHE_SLOTS];
+	unsigned next_victim;
+};
+
+struct auth {
+	char region[AUTH_REGION_MAX + 1];
+	char akid[AUTH_AKID_MAX + 1]; /* the root credential's access key id */
+	struct auth_secrets *s;       /* secmem */
+};
+
+static void set_err(char *errmsg, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void set_err(char *errmsg, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (errmsg == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(errmsg, AUTH_ERRMSG_LEN, fmt, ap);
+	va_end(ap);
+}
+
+/* n characters drawn uniformly from alphabet (size <= 256) into out. */
+static int random_chars(char *out, size_t n, const char *alphabet)
+{
+	size_t k = strlen(alphabet);
+	unsigned limit = 256 - 256 % (unsigned)k; /* reject above this: no modulo bias */
+	uint8_t buf[64];
+	size_t i = 0;
+	int rv = 0;
+
+	while (i < n) {
+		if ((rv = crypto_random(buf, sizeof(buf))) != 0)
+			break;
+		for (size_t j = 0; j < sizeof(buf) && i < n; j++)
+			if (buf[j] < limit)
+				out[i++] = alphabet[buf[j] % k];
+	}
+	OPENSSL_cleanse(buf, sizeof(buf));
+	return rv;
+}
+
+static int is_akid_char(char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
+
+/* Parse "AKID SECRET\n" from buf (NUL-terminated, in secmem) into a. */
+static int parse_creds(struct auth *a, char *buf, const char *path, char *errmsg)
+{
+	char *akid = buf;
+	char *sp, *secret, *end;
+	size_t akid_len, secret_len;
+
+	sp = strchr(buf, ' ');
+	if (sp == NULL)
+		goto bad;
+	akid_len = (size_t)(sp - akid);
+	secret = sp + 1;
+	secret_len = strcspn(secret, "\r\n");
+	end = secret + secret_len;
+	/* only line endings may follow the one line */
+	if (end[strspn(end, "\r\n")] != '\0')
+		goto bad;
+	if (akid_len < 16 || akid_len > AUTH_AKID_MAX || secret_len < 16 ||
+	    secret_len > AUTH_SECRET_MAX)
+		goto bad;
+	for (size_t i = 0; i < akid_len; i++)
+		if (!is_akid_char(akid[i]))
+			goto bad;
+	for (size_t i = 0; i < secret_len; i++)
+		if (secret[i] <= ' ' || secret[i] > '~')
+			goto bad;
+	memcpy(a->akid, akid, akid_len);
+	a->akid[akid_len] = '\0';
+	memcpy(a->s->secret, secret, secret_len);
+	a->s->secret[secret_len] = '\0';
+	return 0;
+bad:
+	/* the line holds a secret: describe its shape, never its content */
+	set_err(errmsg, "credentials file '%s' must hold one line 'ACCESS_KEY_ID SECRET_ACCESS_KEY'",
+		path);
+	return CF_EINVAL;
+}
+
+static int read_creds(struct auth *a, const char *path, char *errmsg)
+{
+	struct stat st;
+	char *buf = NULL;
+	size_t got = 0;
+	int fd;
+	int rv = CF_EIO;
+
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		rv = errno == ENOENT ? CF_ENOTFOUND : CF_EIO;
+		set_err(errmsg, "cannot open credentials file '%s': %s", path, strerror(errno));
+		return rv;
+	}
+	if (fstat(fd, &st) != 0) {
+		set_err(errmsg, "cannot stat credentials file '%s': %s", path, strerror(errno));
+		goto out;
+	}
+	rv = CF_EINVAL;
+	if (!S_ISREG(st.st_mode)) {
+		set_err(errmsg, "credentials file '%s' is not a regular file", path);
+		goto out;
+	}
+	if (st.st_mode & (S_IRGRP | S_IROTH)) {
+		set_err(errmsg,
+			"credentials file '%s' is readable by group or others (mode %04lo); chmod 600 it",
+			path, (unsigned long)(st.st_mode & 07777));
+		goto out;
+	}
+	if (st.st_mode & (S_IWGRP | S_IWOTH | S_IXGRP | S_IXOTH)) {
+		set_err(errmsg,
+			"credentials file '%s' is accessible by group or others (mode %04lo); chmod 600 it",
+			path, (unsigned long)(st.st_mode & 07777));
+		goto out;
+	}
+	if (st.st_size <= 0 || st.st_size > AUTH_FILE_MAX) {
+		set_err(errmsg, "credentials file '%s' has a bad size (%ld bytes)", path,
+			(long)st.st_size);
+		goto out;
+	}
+	rv = CF_ENOMEM;
+	if ((buf = secmem_alloc(AUTH_FILE_MAX + 1)) == NULL) {
+		set_err(errmsg, "credentials file '%s': out of secure memory", path);
+		goto out;
+	}
+	for (;;) {
+		ssize_t r = read(fd, buf + got, AUTH_FILE_MAX - got);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			rv = CF_EIO;
+			set_err(errmsg, "cannot read credentials file '%s': %s", path,
+				strerror(errno));
+			goto out;
+		}
+		if (r == 0 || (got += (size_t)r) == AUTH_FILE_MAX)
+			break;
+	}
+	buf[got] = '\0';
+	rv = parse_creds(a, buf, path, errmsg);
+out:
+	secmem_free(buf);
+	close(fd);
+	return rv;
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Generate root credentials into a and write them to path with O_EXCL.
+ * CF_EEXIST when the file appeared meanwhile. */
+static int create_creds(struct auth *a, const char *path, char *errmsg)
+{
+	static const char upper_alnum[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+	static const char secret_chars[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	char *line = NULL;
+	size_t len;
+	int fd = -1;
+	int rv;
+
+	memcpy(a->akid, "CF", 2);
+	if ((rv = random_chars(a->akid + 2, ROOT_AKID_RANDOM, upper_alnum)) != 0 ||
+	    (rv = random_chars(a->s->secret, ROOT_SECRET_LEN, secret_chars)) != 0) {
+		set_err(errmsg, "credentials file '%s': random generator failed", path);
+		goto out;
+	}
+	a->akid[2 + ROOT_AKID_RANDOM] = '\0';
+	a->s->secret[ROOT_SECRET_LEN] = '\0';
+	rv = CF_ENOMEM;
+	if ((line = secmem_alloc(AUTH_AKID_MAX + AUTH_SECRET_MAX + 3)) == NULL)
+		goto out;
+	len = (size_t)snprintf(line, AUTH_AKID_MAX + AUTH_SECRET_MAX + 3, "%s %s\n", a->akid,
+			       a->s->secret);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		rv = errno == EEXIST ? CF_EEXIST : CF_EIO;
+		set_err(errmsg, "cannot create credentials file '%s': %s", path, strerror(errno));
+		goto out;
+	}
+	rv = CF_EIO;
+	if (write_all(fd, line, len) != 0 || fsync(fd) != 0) {
+		set_err(errmsg, "cannot write credentials file '%s': %s", path, strerror(errno));
+		unlink(path);
+		goto out;
+	}
+	rv = 0;
+out:
+	if (fd >= 0 && close(fd) != 0 && rv == 0) {
+		set_err(errmsg, "cannot write credentials file '%s': %s", path, strerror(errno));
+		unlink(path);
+		rv = CF_EIO;
+	}
+	secmem_free(line);
+	return rv;
+}
+
+int auth_open(const char *creds_path, int create, const char *region, struct auth **out,
+	      char *errmsg)
+{
+	struct auth *a = NULL;
+	int rv = CF_EINVAL;
+
+	if (creds_path == NULL || out == NULL || region == NULL || region[0] == '\0' ||
+	    strlen(region) > AUTH_REGION_MAX) {
+		set_err(errmsg, "auth: bad arguments");
+		goto out;
+	}
+	rv = CF_ENOMEM;
+	if ((a = calloc(1, sizeof(*a))) == NULL || (a->s = secmem_alloc(sizeof(*a->s))) == NULL) {
+		set_err(errmsg, "credentials file '%s': out of memory", creds_path);
+		goto out;
+	}
+	memcpy(a->region, region, strlen(region) + 1);
+	if ((rv = crypto_random(a->s->dummy_key, sizeof(a->s->dummy_key))) != 0) {
+		set_err(errmsg, "credentials file '%s': random generator failed", creds_path);
+		goto out;
+	}
+	rv = read_creds(a, creds_path, errmsg);
+	if (rv == CF_ENOTFOUND && create) {
+		rv = create_creds(a, creds_path, errmsg);
+		if (rv == CF_EEXIST) /* lost a creation race: use the winner's file */
+			rv = read_creds(a, creds_path, errmsg);
+	}
+	if (rv != 0)
+		goto out;
+	*out = a;
+	a = NULL;
+out:
+	auth_free(a);
+	return rv;
+}
+
+void auth_free(struct auth *a)
+{
+	if (a == NULL)
+		return;
+	secmem_free(a->s);
+	free(a);
+}
+
+const char *auth_root_access_key_id(const struct auth *a)
+{
+	return a->akid;
+}
+
+const char *auth_root_secret_key(const struct auth *a)
+{
+	return a->s->secret;
+}
+
+/* The signing key for the root credential on day (8 digits), derived on a
+ * miss. The region is fixed per auth (verified before this), so the cache
+ * is keyed by (credential, day); with one credential, by day. */
+static const uint8_t *signing_key(struct auth *a, const char *day)
+{
+	struct auth_secrets *s = a->s;
+	unsigned slot;
+
+	for (unsigned i = 0; i < AUTH_CACHE_SLOTS; i++)
+		if (s->cache[i].valid && memcmp(s->cache[i].day, day, 8) == 0)
+			return s->cache[i].key;
+	slot = s->next_victim;
+	s->next_victim = (s->next_victim + 1) % AUTH_CACHE_SLOTS;
+	s->cache[slot].valid = 0;
+	if (sign_derive_key(s->secret, day, a->region, s->cache[slot].key) != 0) {
+		OPENSSL_cleanse(s->cache[slot].key, sizeof(s->cache[slot].key));
+		return NULL;
+	}
+	memcpy(s->cache[slot].day, day, 8);
+	s->cache[slot].day[8] = '\0';
+	s->cache[slot].valid = 1;
+	return s->cache[slot].key;
+}
+
+static int is_lower_hex(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return 0;
+	return s[n] == '\0';
+}
+
+#define E_MISSING "MissingAuthenticationTokenException"
+#define E_INCOMPLETE "IncompleteSignatureException"
+#define E_INVALID "InvalidSignatureException"
+#define E_UNRECOGNIZED "UnrecognizedClientException"
+
+int auth_verify(struct auth *a, const char *access_key_id, const char *date, const char *region,
+		const char *signature, const char *operation, const uint8_t *payload,
+		size_t payload_len, time_t now, struct cf_status *st)
+{
+	char expect[SIGN_HEX_LEN + 1];
+	char now_s[SIGN_DATE_LEN + 1], limit_s[SIGN_DATE_LEN + 1];
+	const uint8_t *key;
+	char day[9];
+	time_t t;
+	int known;
+
+	st->type[0] = '\0';
+	st->message[0] = '\0';
+	if (access_key_id == NULL || access_key_id[0] == '\0' || signature == NULL ||
+	    signature[0] == '\0')
+		return cf_status_set(st, E_MISSING, "Missing Authentication Token");
+	if (date == NULL || sign_parse_date(date, &t) != 0)
+		return cf_status_set(st, E_INCOMPLETE,
+				     "Date must be in ISO-8601 'basic format'. Got '%.32s'. See "
+				     "http://en.wikipedia.org/wiki/ISO_8601",
+				     date ? date : "");
+	if (strnlen(signature, SIGN_HEX_LEN + 1) != SIGN_HEX_LEN ||
+	    !is_lower_hex(signature, SIGN_HEX_LEN))
+		return cf_status_set(st, E_INCOMPLETE,
+				     "Signature must be %d lowercase hexadecimal characters",
+				     SIGN_HEX_LEN);
+	if (region == NULL || region[0] == '\0')
+		return cf_status_set(st, E_INCOMPLETE, "Credential must have a region");
+	if (operation == NULL || operation[0] == '\0' || (payload == NULL && payload_len > 0))
+		return cf_status_set(st, E_INCOMPLETE, "Request must name an operation");
+	if (strcmp(region, a->region) != 0)
+		return cf_status_set(st, E_INVALID,
+				     "Credential should be scoped to a valid region, not '%.64s'. ",
+				     region);
+	if (t < now - SIGN_SKEW_SECONDS) {
+		sign_format_date(now, now_s);
+		sign_format_date(now - SIGN_SKEW_SECONDS, limit_s);
+		return cf_status_set(st, E_INVALID,
+				     "Signature expired: %s is now earlier than %s (%s - 5 min.)",
+				     date, limit_s, now_s);
+	}
+	if (t > now + SIGN_SKEW_SECONDS) {
+		sign_format_date(now, now_s);
+		sign_format_date(now + SIGN_SKEW_SECONDS, limit_s);
+		return cf_status_set(st, E_INVALID,
+				     "Signature not yet current: %s is still later than %s (%s + 5 min.)",
+				     date, limit_s, now_s);
+	}
+
+	memcpy(day, date, 8);
+	day[8] = '\0';
+	known = strcmp(access_key_id, a->akid) == 0;
+	/* an unknown id still pays for an HMAC, so timing says little about ids */
+	key = known ? signing_key(a, day) : a->s->dummy_key;
+	if (key == NULL || sign_compute(key, access_key_id, date, region, operation, payload,
+					payload_len, expect) != 0) {
+		if (!known)
+			return cf_status_set(st, E_UNRECOGNIZED,
+					     "The security token included in the request is invalid.");
+		return cf_status_set(st, E_INCOMPLETE, "Request fields are malformed");
+	}
+	if (!known)
+		return cf_status_set(st, E_UNRECOGNIZED,
+				     "The security token included in the request is invalid.");
+	if (CRYPTO_memcmp(expect, signature, SIGN_HEX_LEN) != 0)
+		return cf_status_set(st, E_INVALID,
+				     "The request signature we calculated does not match the "
+				     "signature you provided. Check your AWS Secret Access Key and "
+				     "signing method.");
+	return 0;
+}

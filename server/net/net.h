@@ -25,7 +25,10 @@ struct net_proto {
 	 * close the connection. */
 	int (*on_data)(struct net_conn *c, const uint8_t *buf, size_t n);
 	/* The connection is closing (peer closed, error, net_conn_close). After
-	 * this no callback fires; held references stay valid until unref. */
+	 * this no callback fires; held references stay valid until unref.
+	 * Fires exactly once, from a libuv close callback (never inside a net_*
+	 * call). Accepted connections: only if on_open fired. Dialed: always,
+	 * also when connect or the handshake failed. */
 	void (*on_close)(struct net_conn *c);
 };
 
@@ -36,23 +39,29 @@ struct net_listener; /* opaque */
 int net_listen(uv_loop_t *loop, const char *addr, SSL_CTX *ctx, const struct net_proto *proto,
 	       void *data, struct net_listener **out, char *errmsg);
 /* Stop accepting and close every connection of this listener; cb (may be
- * NULL) runs once every handle is closed. */
+ * NULL) runs once every handle is closed. l is freed before cb; a second
+ * call is ignored. */
 void net_listener_close(struct net_listener *l, void (*cb)(void *data), void *data);
 /* The bound port (useful with port 0). */
 int net_listener_port(const struct net_listener *l);
 
 /* Connect to "host:port" (TLS client, ctx borrowed; verifies the peer
  * against ctx's trust store). on_open fires on success, on_close on
- * failure or later close. */
+ * failure or later close. *out is valid until on_close returns (longer with
+ * net_conn_ref); writes before on_open are queued until the handshake ends.
+ * An error return (CF_EINVAL bad address, CF_ENOMEM, CF_EIO) fires nothing. */
 int net_dial(uv_loop_t *loop, const char *addr, SSL_CTX *ctx, const struct net_proto *proto,
 	     void *data, struct net_conn **out);
 
 /* Queue bytes for sending (copied into the TLS layer; wiped after). Returns
- * 0, CF_ECLOSED if the connection is closing, CF_ENOMEM. */
+ * 0, CF_ECLOSED if the connection is closing (or was just closed because
+ * more than 64 MiB would be pending), CF_ENOMEM. Small writes in one loop
+ * turn leave as one TLS record stream and one uv_write. */
 int net_conn_write(struct net_conn *c, const uint8_t *buf, size_t n);
 /* Two-part write (e.g. frame header + body) without an extra copy by the caller. */
 int net_conn_write2(struct net_conn *c, const uint8_t *a, size_t an, const uint8_t *b, size_t bn);
-/* Close (flushes queued writes first, bounded). Idempotent. */
+/* Close (flushes queued writes and close_notify first, bounded by 2 s).
+ * Idempotent. */
 void net_conn_close(struct net_conn *c);
 int net_conn_is_open(const struct net_conn *c);
 void net_conn_ref(struct net_conn *c);

@@ -30,6 +30,8 @@ static const struct {
 	{"force-overwrite-replica-secret", OPT_BOOL},
 	{"no-paginate", OPT_BOOL},
 	{"debug", OPT_BOOL},
+	{"cleanup", OPT_BOOL},
+	{"pool", OPT_INT},
 };
 
 enum opt_kind args_kind(const char *name)

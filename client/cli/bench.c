@@ -1,12 +1,26 @@
 /*
- * coffer bench: a closed-loop load generator. Setup creates (or reuses) the
- * secret with a value of --value-size bytes; then --concurrency requests
- * stay in flight for --duration seconds, spread over --connections
- * pipelined connections driven by one poll loop (no thread per request).
- * Each completion records its CLOCK_MONOTONIC latency and issues the next
+ * coffer bench: a closed-loop load generator. --concurrency requests stay in
+ * flight for --duration seconds, spread over --connections pipelined
+ * connections driven by one poll loop (no thread per request). Each
+ * completion records its CLOCK_MONOTONIC latency and issues the next
  * request on the same connection. A dead connection fails its requests
  * (counted as errors) and is reopened on the next endpoint after 100 ms.
- * Prints exactly one JSON line on stdout.
+ * Prints exactly one JSON line on stdout, covering the timed phase only.
+ *
+ * get: setup creates (or reuses) one secret (--secret-id, default
+ * bench/<runid>) with a value of --value-size bytes; every request reads it.
+ *
+ * put: a secret keeps at most 100 versions (unlabelled ones are pruned only
+ * after 24 h), so the puts go round-robin over a pool of secrets
+ * bench/<runid>/0 .. bench/<runid>/<pool-1>. The pool is sized so no secret
+ * gets more than PUTS_PER_SECRET puts at up to MAX_PUTS_PER_S:
+ * max(concurrency, ceil(duration * MAX_PUTS_PER_S / PUTS_PER_SECRET)), or
+ * --pool N. Setup creates the pool with pipelined CreateSecret calls (at
+ * most SETUP_WINDOW in flight) before the timer starts. The secrets are
+ * left in place afterwards unless --cleanup is given, which force-deletes
+ * them (DeleteSecret with ForceDeleteWithoutRecovery, pipelined) after the
+ * JSON line is printed. --pool and --cleanup apply to put only; --secret-id
+ * to get only.
  */
 #include <errno.h>
 #include <poll.h>
@@ -21,6 +35,11 @@
 
 #define DRAIN_MS 5000
 #define RECONNECT_MS 100
+#define MAX_PUTS_PER_S 30000   /* pool sizing assumption */
+#define PUTS_PER_SECRET 90     /* server keeps at most 100 versions */
+#define SETUP_WINDOW 256       /* CreateSecret / DeleteSecret in flight */
+#define PHASE_ATTEMPTS 8
+#define PHASE_STALL_MS 30000   /* give up when nothing completes this long */
 
 struct bench;
 
@@ -44,17 +63,45 @@ struct bench {
 	int concurrency, n_conns;
 	double duration;
 	size_t value_size;
-	const char *secret_id;
+	const char *secret_id; /* get */
+	char runid[16];
+	size_t pool, next_secret; /* put */
+	int cleanup;
 	char *value;
 	uint8_t *get_payload, *scratch;
 	size_t get_len, scratch_cap;
 	struct bconn *conns;
+	struct pollfd *pfd;
 	struct bslot *slots;
 	uint64_t *lat;
 	size_t n_lat, cap_lat;
 	uint64_t errors;
 	int stopping;
 	int reported;
+};
+
+/* Setup and cleanup: every pool secret once through CreateSecret or
+ * DeleteSecret, at most SETUP_WINDOW in flight, retried when retryable. */
+enum { PH_CREATE, PH_DELETE };
+enum { POP_IDLE, POP_READY, POP_BUSY, POP_DONE };
+
+struct phase;
+
+struct pop {
+	struct phase *ph;
+	struct bconn *bc;
+	size_t idx;
+	int attempt;
+	int state;
+	int64_t retry_at; /* ms */
+};
+
+struct phase {
+	struct bench *b;
+	int kind;
+	size_t n, next, ok;
+	int failed; /* 0, or the COFFER_E* of the first permanent failure */
+	int64_t progress_ns;
 };
 
 static int64_t now_ns(void)
@@ -82,6 +129,11 @@ static int opt_int(struct args *a, const char *name, long def, long min, long ma
 	return 0;
 }
 
+static void pool_name(const struct bench *b, size_t i, char *out, size_t cap)
+{
+	snprintf(out, cap, "bench/%s/%zu", b->runid, i);
+}
+
 static void record(struct bench *b, uint64_t ns)
 {
 	if (b->n_lat == b->cap_lat) {
@@ -96,6 +148,244 @@ static void record(struct bench *b, uint64_t ns)
 	b->lat[b->n_lat++] = ns;
 }
 
+static void reconnect(struct bench *b, struct bconn *bc, int64_t now_ms)
+{
+	struct coffer_error err;
+	size_t n = coffer_client_endpoint_count(b->c);
+
+	if (coffer_conn_open(b->c, bc->ep, 5000, &bc->conn, &err) != 0) {
+		if (!b->reported) {
+			fprintf(stderr, "coffer bench: %s\n", err.message);
+			b->reported = 1;
+		}
+		bc->ep = (bc->ep + 1) % n;
+		bc->reconnect_at = now_ms + RECONNECT_MS;
+	}
+}
+
+static void reconnect_due(struct bench *b)
+{
+	int64_t t = now_ns() / 1000000;
+	int i;
+
+	for (i = 0; i < b->n_conns; i++) {
+		struct bconn *bc = &b->conns[i];
+
+		if (bc->conn == NULL && t >= bc->reconnect_at)
+			reconnect(b, bc, t);
+	}
+}
+
+/* Poll every live connection for up to 10 ms and process what is ready; a
+ * connection that fails is freed (its requests fail through their
+ * callbacks) and reopened on the next endpoint after RECONNECT_MS. */
+static int poll_conns(struct bench *b)
+{
+	int i;
+
+	for (i = 0; i < b->n_conns; i++) {
+		b->pfd[i].fd = b->conns[i].conn ? coffer_conn_fd(b->conns[i].conn) : -1;
+		b->pfd[i].events = b->conns[i].conn ? coffer_conn_events(b->conns[i].conn) : 0;
+		b->pfd[i].revents = 0;
+	}
+	if (poll(b->pfd, (nfds_t)b->n_conns, 10) < 0 && errno != EINTR)
+		return -1;
+	for (i = 0; i < b->n_conns; i++) {
+		struct bconn *bc = &b->conns[i];
+
+		if (bc->conn == NULL || b->pfd[i].revents == 0)
+			continue;
+		if (coffer_conn_process(bc->conn) != 0) {
+			coffer_conn_free(bc->conn);
+			bc->conn = NULL;
+			bc->ep = (bc->ep + 1) % coffer_client_endpoint_count(b->c);
+			bc->reconnect_at = now_ns() / 1000000 + RECONNECT_MS;
+		}
+	}
+	return 0;
+}
+
+static void close_conns(struct bench *b)
+{
+	int i;
+
+	for (i = 0; i < b->n_conns; i++) {
+		coffer_conn_free(b->conns[i].conn); /* fails stragglers */
+		b->conns[i].conn = NULL;
+		b->conns[i].reconnect_at = 0;
+	}
+}
+
+/* ---------------------------------------------------------- setup / cleanup */
+
+static void phase_fail(struct phase *ph, int status, const struct coffer_error *err,
+		       size_t idx)
+{
+	char name[64];
+
+	if (ph->failed)
+		return;
+	ph->failed = status ? status : COFFER_EIO;
+	pool_name(ph->b, idx, name, sizeof(name));
+	fprintf(stderr, "coffer bench: %s of '%s' failed: %s%s%s\n",
+		ph->kind == PH_CREATE ? "CreateSecret" : "DeleteSecret", name,
+		err && err->type[0] ? err->type : "", err && err->type[0] ? ": " : "",
+		err ? err->message : coffer_strerror(status));
+}
+
+static void phase_done(void *data, int status, const struct coffer_error *err,
+		       const uint8_t *payload, size_t len)
+{
+	struct pop *o = data;
+	struct phase *ph = o->ph;
+	int retry;
+
+	(void)payload;
+	(void)len;
+	ph->progress_ns = now_ns();
+	if (status == COFFER_ESERVICE && err != NULL &&
+	    ((ph->kind == PH_DELETE && strcmp(err->type, "ResourceNotFoundException") == 0) ||
+	     (ph->kind == PH_CREATE && o->attempt > 1 &&
+	      strcmp(err->type, "ResourceExistsException") == 0)))
+		status = 0; /* gone already / created by an attempt whose answer was lost */
+	if (status == 0) {
+		ph->ok++;
+		o->state = POP_IDLE;
+		return;
+	}
+	retry = status != COFFER_ESERVICE ||
+		(err != NULL && coffer_error_is_retryable(err->type, err->message));
+	if (retry && o->attempt < PHASE_ATTEMPTS) {
+		o->state = POP_READY;
+		o->retry_at = ph->progress_ns / 1000000 + 100 * o->attempt;
+		return;
+	}
+	phase_fail(ph, status, err, o->idx);
+	o->state = POP_IDLE;
+}
+
+static void phase_send(struct pop *o)
+{
+	struct phase *ph = o->ph;
+	struct bench *b = ph->b;
+	char name[64], token[37];
+	const char *op;
+	size_t len;
+	int rv;
+
+	pool_name(b, o->idx, name, sizeof(name));
+	if (ph->kind == PH_CREATE) {
+		Coffer__CreateSecretRequest req = COFFER__CREATE_SECRET_REQUEST__INIT;
+
+		if (coffer_uuid4(token) != 0) {
+			phase_fail(ph, COFFER_ECRYPTO, NULL, o->idx);
+			o->state = POP_IDLE;
+			return;
+		}
+		req.name = name;
+		req.client_request_token = token;
+		req.secret_string = b->value;
+		req.description = "coffer bench";
+		len = coffer__create_secret_request__get_packed_size(&req);
+		if (len <= b->scratch_cap)
+			coffer__create_secret_request__pack(&req, b->scratch);
+		op = "CreateSecret";
+	} else {
+		Coffer__DeleteSecretRequest req = COFFER__DELETE_SECRET_REQUEST__INIT;
+
+		req.secret_id = name;
+		req.has_force_delete_without_recovery = 1;
+		req.force_delete_without_recovery = 1;
+		len = coffer__delete_secret_request__get_packed_size(&req);
+		if (len <= b->scratch_cap)
+			coffer__delete_secret_request__pack(&req, b->scratch);
+		op = "DeleteSecret";
+	}
+	if (len > b->scratch_cap) {
+		phase_fail(ph, COFFER_ETOOBIG, NULL, o->idx);
+		o->state = POP_IDLE;
+		return;
+	}
+	rv = coffer_conn_send(o->bc->conn, op, b->scratch, len, phase_done, o);
+	if (rv == 0) {
+		o->attempt++;
+		o->state = POP_BUSY;
+	} else if (rv != COFFER_EAGAIN && rv != COFFER_ECLOSED) {
+		phase_fail(ph, rv, NULL, o->idx);
+		o->state = POP_IDLE;
+	} /* else: stays ready, sent once the connection drains or is reopened */
+}
+
+/* Run pool secrets [0, n) through kind. Returns 0 when all succeeded, else
+ * the COFFER_E* of the first failure; *handed_out gets how many indexes were
+ * handed out (all of [0, *ok_upto) may exist after a failed create). */
+static int phase_run(struct bench *b, int kind, size_t n, size_t *handed_out)
+{
+	struct phase ph;
+	struct pop *pops;
+	size_t w = n < SETUP_WINDOW ? n : SETUP_WINDOW, i, active;
+
+	memset(&ph, 0, sizeof(ph));
+	ph.b = b;
+	ph.kind = kind;
+	ph.n = n;
+	ph.progress_ns = now_ns();
+	*handed_out = 0;
+	if (n == 0)
+		return 0;
+	pops = calloc(w, sizeof(*pops));
+	if (pops == NULL)
+		return COFFER_ENOMEM;
+	for (i = 0; i < w; i++) {
+		pops[i].ph = &ph;
+		pops[i].bc = &b->conns[i % (size_t)b->n_conns];
+	}
+	b->reported = 0;
+	for (;;) {
+		int64_t t = now_ns();
+
+		if (!ph.failed && t - ph.progress_ns > (int64_t)PHASE_STALL_MS * 1000000) {
+			struct coffer_error e = {"", "no progress for 30 s"};
+
+			phase_fail(&ph, COFFER_ETIMEOUT, &e, ph.next ? ph.next - 1 : 0);
+		}
+		reconnect_due(b);
+		active = 0;
+		for (i = 0; i < w; i++) {
+			struct pop *o = &pops[i];
+
+			if (o->state == POP_READY && ph.failed) /* stop retrying */
+				o->state = POP_IDLE;
+			if (o->state == POP_IDLE) {
+				if (!ph.failed && ph.next < n) {
+					o->idx = ph.next++;
+					o->attempt = 0;
+					o->retry_at = 0;
+					o->state = POP_READY;
+				} else {
+					o->state = POP_DONE;
+				}
+			}
+			if (o->state == POP_READY && o->bc->conn != NULL &&
+			    t / 1000000 >= o->retry_at)
+				phase_send(o);
+			active += o->state != POP_DONE;
+		}
+		if (active == 0)
+			break;
+		if (poll_conns(b) != 0) {
+			phase_fail(&ph, COFFER_EIO, NULL, 0);
+			close_conns(b); /* fails what is in flight */
+			break;
+		}
+	}
+	free(pops);
+	*handed_out = ph.next;
+	return ph.failed;
+}
+
+/* ----------------------------------------------------------------- timed run */
+
 static void issue(struct bslot *s);
 
 static void done(void *data, int status, const struct coffer_error *err, const uint8_t *payload,
@@ -104,6 +394,8 @@ static void done(void *data, int status, const struct coffer_error *err, const u
 	struct bslot *s = data;
 	struct bench *b = s->b;
 
+	(void)payload;
+	(void)len;
 	s->busy = 0;
 	if (status == 0) {
 		record(b, (uint64_t)(now_ns() - s->start_ns));
@@ -131,11 +423,12 @@ static void issue(struct bslot *s)
 		return;
 	if (b->put) {
 		Coffer__PutSecretValueRequest req = COFFER__PUT_SECRET_VALUE_REQUEST__INIT;
-		char token[37];
+		char token[37], name[64];
 
 		if (coffer_uuid4(token) != 0)
 			return;
-		req.secret_id = (char *)b->secret_id;
+		pool_name(b, b->next_secret, name, sizeof(name));
+		req.secret_id = name;
 		req.client_request_token = token;
 		req.secret_string = b->value;
 		len = coffer__put_secret_value_request__get_packed_size(&req);
@@ -150,10 +443,12 @@ static void issue(struct bslot *s)
 	if (rv == 0) {
 		s->waiting = 0;
 		s->busy = 1;
+		if (b->put)
+			b->next_secret = (b->next_secret + 1) % b->pool;
 	}
 }
 
-static int setup(struct bench *b)
+static int setup_get(struct bench *b)
 {
 	Coffer__CreateSecretRequest cr = COFFER__CREATE_SECRET_REQUEST__INIT;
 	Coffer__CreateSecretResponse *cresp = NULL;
@@ -196,19 +491,47 @@ static int setup(struct bench *b)
 	return 0;
 }
 
-static void reconnect(struct bench *b, struct bconn *bc, int64_t now_ms)
+static int phase_exit(int rv)
 {
-	struct coffer_error err;
-	size_t n = coffer_client_endpoint_count(b->c);
+	return rv == COFFER_ESERVICE ? CLI_EXIT_SERVICE : CLI_EXIT_OTHER;
+}
 
-	if (coffer_conn_open(b->c, bc->ep, 5000, &bc->conn, &err) != 0) {
-		if (!b->reported) {
-			fprintf(stderr, "coffer bench: %s\n", err.message);
-			b->reported = 1;
-		}
-		bc->ep = (bc->ep + 1) % n;
-		bc->reconnect_at = now_ms + RECONNECT_MS;
+/* Force-delete pool secrets [0, n). */
+static int cleanup_pool(struct bench *b, size_t n)
+{
+	int64_t t0 = now_ns();
+	size_t handed;
+	int rv;
+
+	close_conns(b); /* fresh connections; nothing of the timed phase remains */
+	rv = phase_run(b, PH_DELETE, n, &handed);
+	close_conns(b);
+	if (rv != 0) {
+		fprintf(stderr, "coffer bench: cleanup failed; secrets bench/%s/* may remain\n",
+			b->runid);
+		return phase_exit(rv);
 	}
+	fprintf(stderr, "coffer bench: deleted %zu secrets bench/%s/* in %.1f s\n", n, b->runid,
+		(double)(now_ns() - t0) / 1e9);
+	return 0;
+}
+
+static int setup_put(struct bench *b)
+{
+	int64_t t0 = now_ns();
+	size_t handed;
+	int rv = phase_run(b, PH_CREATE, b->pool, &handed);
+
+	if (rv != 0) {
+		if (b->cleanup)
+			(void)cleanup_pool(b, handed);
+		else if (handed > 0)
+			fprintf(stderr, "coffer bench: secrets bench/%s/* may remain\n", b->runid);
+		return phase_exit(rv);
+	}
+	fprintf(stderr, "coffer bench: created %zu secrets bench/%s/0..%zu in %.1f s\n", b->pool,
+		b->runid, b->pool - 1, (double)(now_ns() - t0) / 1e9);
+	return 0;
 }
 
 static int cmp_u64(const void *x, const void *y)
@@ -230,13 +553,11 @@ static double pct_ms(const struct bench *b, double q)
 
 static int run(struct bench *b)
 {
-	struct pollfd *pfd = calloc((size_t)b->n_conns, sizeof(*pfd));
 	int64_t start = now_ns(), end = start + (int64_t)(b->duration * 1e9), t;
 	size_t inflight;
 	int i;
 
-	if (pfd == NULL)
-		return CLI_EXIT_OTHER;
+	b->reported = 0;
 	for (i = 0; i < b->concurrency; i++)
 		issue(&b->slots[i]);
 	for (;;) {
@@ -248,49 +569,25 @@ static int run(struct bench *b)
 			inflight += (size_t)b->slots[i].busy;
 		if (b->stopping && (inflight == 0 || t >= end + (int64_t)DRAIN_MS * 1000000))
 			break;
-		for (i = 0; i < b->n_conns; i++) {
-			struct bconn *bc = &b->conns[i];
-
-			if (bc->conn == NULL && !b->stopping && t / 1000000 >= bc->reconnect_at)
-				reconnect(b, bc, t / 1000000);
-		}
+		if (!b->stopping)
+			reconnect_due(b);
 		for (i = 0; !b->stopping && i < b->concurrency; i++)
 			if (b->slots[i].waiting)
 				issue(&b->slots[i]);
-		for (i = 0; i < b->n_conns; i++) {
-			pfd[i].fd = b->conns[i].conn ? coffer_conn_fd(b->conns[i].conn) : -1;
-			pfd[i].events = b->conns[i].conn ? coffer_conn_events(b->conns[i].conn) : 0;
-			pfd[i].revents = 0;
-		}
-		if (poll(pfd, (nfds_t)b->n_conns, 10) < 0 && errno != EINTR)
+		if (poll_conns(b) != 0)
 			break;
-		for (i = 0; i < b->n_conns; i++) {
-			struct bconn *bc = &b->conns[i];
-
-			if (bc->conn == NULL || pfd[i].revents == 0)
-				continue;
-			if (coffer_conn_process(bc->conn) != 0) {
-				coffer_conn_free(bc->conn);
-				bc->conn = NULL;
-				bc->ep = (bc->ep + 1) % coffer_client_endpoint_count(b->c);
-				bc->reconnect_at = now_ns() / 1000000 + RECONNECT_MS;
-			}
-		}
 	}
 	t = now_ns();
-	for (i = 0; i < b->n_conns; i++) {
-		coffer_conn_free(b->conns[i].conn); /* fails stragglers: counted as errors */
-		b->conns[i].conn = NULL;
-	}
-	free(pfd);
+	close_conns(b); /* fails stragglers: counted as errors */
 	qsort(b->lat, b->n_lat, sizeof(*b->lat), cmp_u64);
 	printf("{\"op\":\"%s\",\"concurrency\":%d,\"duration_s\":%.1f,\"ops\":%zu,"
 	       "\"ops_per_s\":%.1f,\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"max_ms\":%.3f,"
-	       "\"errors\":%llu,\"connections\":%d,\"value_size\":%zu}\n",
+	       "\"errors\":%llu,\"connections\":%d,\"value_size\":%zu,\"secrets\":%zu}\n",
 	       b->put ? "put" : "get", b->concurrency, b->duration, b->n_lat,
 	       (double)b->n_lat / ((double)(t - start) / 1e9), pct_ms(b, 0.50), pct_ms(b, 0.99),
 	       b->n_lat ? (double)b->lat[b->n_lat - 1] / 1e6 : 0.0,
-	       (unsigned long long)b->errors, b->n_conns, b->value_size);
+	       (unsigned long long)b->errors, b->n_conns, b->value_size,
+	       b->put ? b->pool : (size_t)1);
 	fflush(stdout);
 	return 0;
 }
@@ -298,20 +595,25 @@ static int run(struct bench *b)
 int cli_bench(struct coffer_client *c, struct args *a)
 {
 	static const char allowed[] = " op concurrency duration value-size secret-id connections "
-				      "endpoint region output ca-file ";
+				      "pool cleanup endpoint region output ca-file ";
 	struct bench b;
 	const char *op = args_str(a, "op"), *dur = args_str(a, "duration");
+	struct opt *cl = args_find(a, "cleanup");
 	char name[64], needle[64];
-	long conc, conns, vsize;
+	long conc, conns, vsize, pool;
+	uint8_t r[4] = {0};
 	size_t i;
 	int rv;
 
 	memset(&b, 0, sizeof(b));
 	b.c = c;
 	for (i = 0; i < a->n; i++) {
+		int is_flag = strcmp(a->opts[i].name, "cleanup") == 0;
+
 		snprintf(needle, sizeof(needle), " %s ", a->opts[i].name);
-		if (strstr(allowed, needle) == NULL || a->opts[i].n != 1) {
-			fprintf(stderr, "coffer: error: bench: bad option '--%s'\n", a->opts[i].name);
+		if (strstr(allowed, needle) == NULL || a->opts[i].n != (is_flag ? 0u : 1u)) {
+			fprintf(stderr, "coffer: error: bench: bad option '--%s'%s\n",
+				a->opts[i].name, is_flag ? " (it takes no value)" : "");
 			return CLI_EXIT_USAGE;
 		}
 	}
@@ -322,22 +624,45 @@ int cli_bench(struct coffer_client *c, struct args *a)
 	b.put = strcmp(op, "put") == 0;
 	if ((rv = opt_int(a, "concurrency", 64, 1, 100000, &conc)) != 0 ||
 	    (rv = opt_int(a, "value-size", 64, 1, 65536, &vsize)) != 0 ||
-	    (rv = opt_int(a, "connections", conc < 8 ? conc : 8, 1, 1024, &conns)) != 0)
+	    (rv = opt_int(a, "connections", conc < 8 ? conc : 8, 1, 1024, &conns)) != 0 ||
+	    (rv = opt_int(a, "pool", 0, 1, 10000000, &pool)) != 0)
 		return rv;
 	b.duration = dur ? strtod(dur, NULL) : 10.0;
 	if (!(b.duration > 0 && b.duration < 86400)) {
 		fprintf(stderr, "coffer: error: --duration must be a positive number of seconds\n");
 		return CLI_EXIT_USAGE;
 	}
+	b.cleanup = cl != NULL && !cl->neg;
+	if (b.put && args_find(a, "secret-id") != NULL) {
+		fprintf(stderr, "coffer: error: bench: --secret-id is for --op get; put uses a "
+				"pool of secrets bench/<runid>/<i> (see --pool)\n");
+		return CLI_EXIT_USAGE;
+	}
+	if (!b.put && (args_find(a, "pool") != NULL || cl != NULL)) {
+		fprintf(stderr, "coffer: error: bench: --pool and --cleanup are for --op put\n");
+		return CLI_EXIT_USAGE;
+	}
 	b.concurrency = (int)conc;
 	b.n_conns = (int)(conns > conc ? conc : conns);
 	b.value_size = (size_t)vsize;
+	(void)RAND_bytes(r, sizeof(r));
+	snprintf(b.runid, sizeof(b.runid), "%02x%02x%02x%02x", r[0], r[1], r[2], r[3]);
+	if (b.put) {
+		if (pool > 0) {
+			b.pool = (size_t)pool;
+		} else {
+			double want = b.duration * MAX_PUTS_PER_S / PUTS_PER_SECRET;
+
+			b.pool = (size_t)want;
+			if ((double)b.pool < want)
+				b.pool++;
+			if (b.pool < (size_t)b.concurrency)
+				b.pool = (size_t)b.concurrency;
+		}
+	}
 	b.secret_id = args_str(a, "secret-id");
 	if (b.secret_id == NULL) {
-		uint8_t r[4] = {0};
-
-		(void)RAND_bytes(r, sizeof(r));
-		snprintf(name, sizeof(name), "bench/%02x%02x%02x%02x", r[0], r[1], r[2], r[3]);
+		snprintf(name, sizeof(name), "bench/%s", b.runid);
 		b.secret_id = name;
 	}
 	rv = CLI_EXIT_OTHER;
@@ -345,29 +670,42 @@ int cli_bench(struct coffer_client *c, struct args *a)
 	b.scratch_cap = b.value_size + 512;
 	b.scratch = malloc(b.scratch_cap);
 	b.conns = calloc((size_t)b.n_conns, sizeof(*b.conns));
+	b.pfd = calloc((size_t)b.n_conns, sizeof(*b.pfd));
 	b.slots = calloc((size_t)b.concurrency, sizeof(*b.slots));
-	if (b.value == NULL || b.scratch == NULL || b.conns == NULL || b.slots == NULL)
+	if (b.value == NULL || b.scratch == NULL || b.conns == NULL || b.pfd == NULL ||
+	    b.slots == NULL)
 		goto out;
 	for (i = 0; i < b.value_size; i++)
 		b.value[i] = (char)('a' + (i * 7 + i / 26) % 26);
 	b.value[b.value_size] = '\0';
-	rv = setup(&b);
+	for (i = 0; i < (size_t)b.n_conns; i++)
+		b.conns[i].ep = i % coffer_client_endpoint_count(c);
+	rv = b.put ? setup_put(&b) : setup_get(&b);
 	if (rv != 0)
 		goto out;
-	for (i = 0; i < (size_t)b.n_conns; i++) {
-		b.conns[i].ep = i % coffer_client_endpoint_count(c);
-		reconnect(&b, &b.conns[i], 0);
-	}
+	for (i = 0; i < (size_t)b.n_conns; i++)
+		if (b.conns[i].conn == NULL)
+			reconnect(&b, &b.conns[i], 0);
 	for (i = 0; i < (size_t)b.concurrency; i++) {
 		b.slots[i].b = &b;
 		b.slots[i].bc = &b.conns[i % (size_t)b.n_conns];
 	}
 	rv = run(&b);
+	if (rv == 0 && b.put) {
+		if (b.cleanup)
+			rv = cleanup_pool(&b, b.pool);
+		else
+			fprintf(stderr, "coffer bench: left %zu secrets bench/%s/* in place "
+					"(--cleanup deletes them)\n", b.pool, b.runid);
+	}
 out:
+	if (b.conns != NULL)
+		close_conns(&b);
 	free(b.value);
 	free(b.scratch);
 	free(b.get_payload);
 	free(b.conns);
+	free(b.pfd);
 	free(b.slots);
 	free(b.lat);
 	return rv;

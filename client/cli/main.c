@@ -35,8 +35,9 @@ static const char usage_text[] =
 	"                [--force-delete-without-recovery]\n"
 	"  restore-secret --secret-id ID\n"
 	"  cluster status\n"
-	"  bench --op get|put --concurrency N --duration S --value-size B [--secret-id ID]\n"
-	"                [--connections C]\n"
+	"  bench --op get|put --concurrency N --duration S --value-size B [--connections C]\n"
+	"                [--secret-id ID (get)] [--pool N (put)] [--cleanup (put)]\n"
+	"                put spreads over bench/<runid>/0..N-1, left in place unless --cleanup\n"
 	"options: --endpoint host:port[,host:port...] --region R --output json|text --ca-file F\n"
 	"env: COFFER_ENDPOINT COFFER_CA_FILE AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY\n"
 	"     AWS_DEFAULT_REGION AWS_REGION\n";

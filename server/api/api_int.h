@@ -1,0 +1,118 @@
+/*
+ * api internals: the per-operation implementation table entry, reply and
+ * scratch-memory helpers, and the AWS validation rules shared by the
+ * handlers in secrets.c and versions.c. Not for other modules.
+ */
+#ifndef COFFER_API_API_INT_H
+#define COFFER_API_API_INT_H
+
+#include <stdint.h>
+
+#include "api/api.h"
+#include "coffer.pb-c.h"
+#include "fsm.pb-c.h"
+#include "fsm/result.h"
+#include "kms/kms.h"
+#include "store/store.h"
+
+#define MSG_NOT_FOUND "Secrets Manager can't find the specified secret."
+#define MSG_MARKED_DELETED \
+	"You can't perform this operation on the secret because it was marked for deletion."
+#define MSG_BAD_NAME                                                                       \
+	"Invalid name. Must be a valid name containing alphanumeric characters, or any of " \
+	"the following: -/_+=.@!"
+#define API_MAX_VALUE 65536
+#define API_MAX_REQUEST (256u * 1024)
+#define API_UUID_LEN 36
+#define API_DEFAULT_KEY_DISPLAY "DefaultEncryptionKey"
+
+struct api_impl {
+	/* READ: answer from the FSM. */
+	int (*read)(struct api_ctx *ctx, const ProtobufCMessage *req, struct api_reply *out);
+	/* WRITE: fill *cmd (packed, malloc'ed) or the reply. */
+	int (*prepare)(struct api_ctx *ctx, const ProtobufCMessage *req, uint8_t **cmd,
+		       size_t *cmd_len, struct api_reply *out);
+	/* WRITE: the response for a successful result of this op. */
+	int (*finish)(struct api_ctx *ctx, const struct fsm_result *r, struct api_reply *out);
+	enum fsm_op fsm_op;
+	int carries_value; /* unpack the request on the secure heap */
+};
+
+/* Scratch allocations freed together after a response is packed. */
+struct scratch {
+	void **p;
+	size_t n, cap;
+};
+void *api__alloc(struct scratch *sc, size_t n); /* zeroed, NULL on ENOMEM */
+void api__scratch_free(struct scratch *sc);
+
+/* Replies. api__error returns 0 (the reply is complete). */
+int api__error(struct api_reply *out, const char *type, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+int api__pack(struct api_reply *out, const ProtobufCMessage *m);
+double api__date(int64_t ms);
+
+/* Validation: 1 if ok, else 0 with out->status set. */
+int api__check_name(struct api_reply *out, const char *name, const char *member);
+int api__check_secret_id(struct api_reply *out, const char *id);
+int api__check_len(struct api_reply *out, const char *v, const char *member, size_t min,
+		   size_t max);
+int api__check_value(struct api_reply *out, int has_bin, const ProtobufCBinaryData *bin,
+		     const char *str, int required);
+int api__check_stages(struct api_reply *out, char **stages, size_t n);
+int api__check_kms_key(struct api_reply *out, const char *kms_key_id);
+
+/* Secret lookup through the FSM's store; NULL with RNF in out. */
+const struct store_secret *api__resolve(struct api_ctx *ctx, struct api_reply *out,
+					const char *id);
+/* The default KMS key; NULL with InternalServiceError "keyring not ready". */
+const struct store_kms_key *api__default_key(struct api_ctx *ctx, struct api_reply *out);
+int api__is_default_key(struct api_ctx *ctx, const char *key_id);
+
+/* Leader-side non-determinism. */
+int api__uuid(char out[API_UUID_LEN + 1]);
+int api__arn(struct api_ctx *ctx, const char *name, char **arn);
+
+/* Seal a value for (arn, version_id) under the default key into sv (fields
+ * malloc'ed: release with api__sealed_release). 0 or a reply status. */
+int api__seal(struct api_ctx *ctx, struct api_reply *out, const struct store_kms_key *key,
+	      const char *arn, const char *version_id, int binary, const uint8_t *pt, size_t n,
+	      Coffer__Fsm__SealedValue *sv);
+void api__sealed_release(Coffer__Fsm__SealedValue *sv);
+
+/* Pack a command (now_ms from ctx) into *buf (malloc'ed). */
+int api__pack_cmd(struct api_ctx *ctx, Coffer__Fsm__Command *c, uint8_t **buf, size_t *n);
+
+/* Handlers. */
+int api__create_secret(struct api_ctx *, const ProtobufCMessage *, uint8_t **, size_t *,
+		       struct api_reply *);
+int api__create_secret_finish(struct api_ctx *, const struct fsm_result *, struct api_reply *);
+int api__update_secret(struct api_ctx *, const ProtobufCMessage *, uint8_t **, size_t *,
+		       struct api_reply *);
+int api__update_secret_finish(struct api_ctx *, const struct fsm_result *, struct api_reply *);
+int api__delete_secret(struct api_ctx *, const ProtobufCMessage *, uint8_t **, size_t *,
+		       struct api_reply *);
+int api__delete_secret_finish(struct api_ctx *, const struct fsm_result *, struct api_reply *);
+int api__restore_secret(struct api_ctx *, const ProtobufCMessage *, uint8_t **, size_t *,
+			struct api_reply *);
+int api__restore_secret_finish(struct api_ctx *, const struct fsm_result *, struct api_reply *);
+int api__describe_secret(struct api_ctx *, const ProtobufCMessage *, struct api_reply *);
+int api__list_secrets(struct api_ctx *, const ProtobufCMessage *, struct api_reply *);
+
+int api__get_secret_value(struct api_ctx *, const ProtobufCMessage *, struct api_reply *);
+int api__put_secret_value(struct api_ctx *, const ProtobufCMessage *, uint8_t **, size_t *,
+			  struct api_reply *);
+int api__put_secret_value_finish(struct api_ctx *, const struct fsm_result *,
+				 struct api_reply *);
+int api__list_secret_version_ids(struct api_ctx *, const ProtobufCMessage *,
+				 struct api_reply *);
+int api__update_version_stage(struct api_ctx *, const ProtobufCMessage *, uint8_t **,
+			      size_t *, struct api_reply *);
+int api__update_version_stage_finish(struct api_ctx *, const struct fsm_result *,
+				     struct api_reply *);
+
+/* Hex encoding of paging tokens. */
+int api__token_encode(const char *plain, char **out);
+int api__token_decode(const char *tok, char *plain, size_t cap);
+
+#endif

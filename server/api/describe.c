@@ -1,0 +1,394 @@
+/*
+ * DescribeSecret and ListSecrets: read-only views of secret metadata.
+ * Response messages point into the store (borrowed strings) and into scratch
+ * memory freed after packing. Empty optional members are left out, as AWS
+ * does; KmsKeyId is omitted for the default key. ListSecrets sorts the
+ * eligible secrets (O(n log n)) and pages with an opaque token that encodes
+ * (sort key, ARN) of the last entry, so pages stay stable under writes.
+ * Filters: only the 'name' key (prefix, '!' negation) is implemented.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api_int.h"
+#include "util/errors.h"
+
+struct desc {
+	char *arn, *name, *description, *kms_key_id, *type;
+	double created, changed, deleted;
+	int has_deleted;
+	Coffer__Tag **tags;
+	size_t n_tags;
+	Coffer__VersionIdsToStagesEntry **vts;
+	size_t n_vts;
+};
+
+static int describe_fields(struct api_ctx *ctx, struct scratch *sc, const struct store_secret *s,
+			   struct desc *d)
+{
+	size_t n = 0;
+
+	memset(d, 0, sizeof(*d));
+	d->arn = s->arn;
+	d->name = s->name;
+	d->description = s->description;
+	d->type = s->type;
+	if (!api__is_default_key(ctx, s->kms_key_id))
+		d->kms_key_id = s->kms_key_id;
+	d->created = api__date(s->created_ms);
+	d->changed = api__date(s->last_changed_ms);
+	if (s->deleted_ms) {
+		d->has_deleted = 1;
+		d->deleted = api__date(s->deletion_date_ms);
+	}
+	if (s->n_tags) {
+		Coffer__Tag *t = api__alloc(sc, s->n_tags * sizeof(*t));
+
+		if ((d->tags = api__alloc(sc, s->n_tags * sizeof(*d->tags))) == NULL || t == NULL)
+			return CF_ENOMEM;
+		for (size_t i = 0; i < s->n_tags; i++) {
+			coffer__tag__init(&t[i]);
+			t[i].key = s->tags[i].key;
+			t[i].value = s->tags[i].value;
+			d->tags[i] = &t[i];
+		}
+		d->n_tags = s->n_tags;
+	}
+	for (size_t i = 0; i < s->n_versions; i++)
+		n += s->versions[i]->n_labels > 0;
+	if (n == 0)
+		return 0;
+	if ((d->vts = api__alloc(sc, n * sizeof(*d->vts))) == NULL)
+		return CF_ENOMEM;
+	for (size_t i = 0; i < s->n_versions; i++) {
+		const struct store_version *v = s->versions[i];
+		Coffer__VersionIdsToStagesEntry *e;
+		Coffer__StageList *sl;
+		const char **labels;
+
+		if (v->n_labels == 0)
+			continue;
+		e = api__alloc(sc, sizeof(*e));
+		sl = api__alloc(sc, sizeof(*sl));
+		labels = api__alloc(sc, STORE_MAX_LABELS * sizeof(*labels));
+		if (!e || !sl || !labels)
+			return CF_ENOMEM;
+		coffer__version_ids_to_stages_entry__init(e);
+		coffer__stage_list__init(sl);
+		sl->n_stages = store_version_labels(s, v, labels);
+		sl->stages = (char **)labels;
+		e->key = v->id;
+		e->value = sl;
+		d->vts[d->n_vts++] = e;
+	}
+	return 0;
+}
+
+int api__describe_secret(struct api_ctx *ctx, const ProtobufCMessage *m, struct api_reply *out)
+{
+	const Coffer__DescribeSecretRequest *req = (const Coffer__DescribeSecretRequest *)m;
+	Coffer__DescribeSecretResponse resp = COFFER__DESCRIBE_SECRET_RESPONSE__INIT;
+	const struct store_secret *s;
+	struct scratch sc = {0};
+	struct desc d;
+	int rv;
+
+	if (!api__check_secret_id(out, req->secret_id))
+		return 0;
+	if ((s = api__resolve(ctx, out, req->secret_id)) == NULL)
+		return 0;
+	if ((rv = describe_fields(ctx, &sc, s, &d)) == 0) {
+		resp.arn = d.arn;
+		resp.name = d.name;
+		resp.description = d.description;
+		resp.kms_key_id = d.kms_key_id;
+		resp.type = d.type;
+		resp.has_created_date = resp.has_last_changed_date = 1;
+		resp.created_date = d.created;
+		resp.last_changed_date = d.changed;
+		resp.has_deleted_date = d.has_deleted;
+		resp.deleted_date = d.deleted;
+		resp.n_tags = d.n_tags;
+		resp.tags = d.tags;
+		resp.n_version_ids_to_stages = d.n_vts;
+		resp.version_ids_to_stages = d.vts;
+		rv = api__pack(out, &resp.base);
+	}
+	api__scratch_free(&sc);
+	return rv;
+}
+
+/* ---------------------------------------------------------------- ListSecrets */
+
+enum sort_by { BY_CREATED = 0, BY_ACCESSED, BY_CHANGED, BY_NAME };
+static const char *const sort_names[] = {"created-date", "last-accessed-date",
+					 "last-changed-date", "name"};
+
+struct lkey {
+	int64_t k;
+	const char *name;
+	const char *arn;
+};
+
+struct order {
+	enum sort_by by;
+	int desc;
+};
+
+static struct lkey key_of(const struct store_secret *s, enum sort_by by)
+{
+	struct lkey k = {0, s->name, s->arn};
+
+	if (by == BY_CREATED)
+		k.k = s->created_ms;
+	else if (by == BY_CHANGED)
+		k.k = s->last_changed_ms;
+	/* last-accessed-date is not tracked yet: every key is 0, order by ARN */
+	return k;
+}
+
+static int cmp_key(const struct lkey *a, const struct lkey *b, const struct order *o)
+{
+	int c;
+
+	if (o->by == BY_NAME)
+		c = strcmp(a->name, b->name);
+	else
+		c = a->k < b->k ? -1 : a->k > b->k;
+	if (c == 0)
+		c = strcmp(a->arn, b->arn);
+	return o->desc ? -c : c;
+}
+
+static int cmp_secret(const void *a, const void *b, void *arg)
+{
+	const struct order *o = arg;
+	struct lkey ka = key_of(*(const struct store_secret *const *)a, o->by);
+	struct lkey kb = key_of(*(const struct store_secret *const *)b, o->by);
+
+	return cmp_key(&ka, &kb, o);
+}
+
+static int name_filter_match(const Coffer__Filter *f, const char *name)
+{
+	/* values are ORed; '!' negates one value */
+	for (size_t i = 0; i < f->n_values; i++) {
+		const char *v = f->values[i];
+		int neg = v[0] == '!';
+
+		if (neg)
+			v++;
+		if ((strncmp(name, v, strlen(v)) == 0) != neg)
+			return 1;
+	}
+	return 0;
+}
+
+static int check_list_request(struct api_reply *out, const Coffer__ListSecretsRequest *req,
+			      struct order *o)
+{
+	o->by = BY_CREATED;
+	o->desc = 0;
+	if (req->has_max_results && (req->max_results < 1 || req->max_results > 100))
+		return api__error(out, "ValidationException",
+				  "1 validation error detected: Value '%" PRId64
+				  "' at 'maxResults' failed to satisfy constraint: Member must "
+				  "have value between 1 and 100",
+				  req->max_results),
+		       0;
+	if (req->sort_by) {
+		size_t i;
+
+		for (i = 0; i < 4 && strcmp(req->sort_by, sort_names[i]) != 0; i++)
+			;
+		if (i == 4)
+			return api__error(out, "ValidationException",
+					  "1 validation error detected: Value at 'sortBy' failed "
+					  "to satisfy constraint: Member must satisfy enum value "
+					  "set: [created-date, last-accessed-date, "
+					  "last-changed-date, name]"),
+			       0;
+		o->by = (enum sort_by)i;
+	}
+	if (req->sort_order) {
+		if (strcmp(req->sort_order, "asc") != 0 && strcmp(req->sort_order, "desc") != 0)
+			return api__error(out, "ValidationException",
+					  "1 validation error detected: Value at 'sortOrder' "
+					  "failed to satisfy constraint: Member must satisfy enum "
+					  "value set: [asc, desc]"),
+			       0;
+		o->desc = strcmp(req->sort_order, "desc") == 0;
+	}
+	if (req->n_filters > 10)
+		return api__error(out, "ValidationException",
+				  "1 validation error detected: Value at 'filters' failed to "
+				  "satisfy constraint: Member must have length less than or "
+				  "equal to 10"),
+		       0;
+	for (size_t i = 0; i < req->n_filters; i++) {
+		const Coffer__Filter *f = req->filters[i];
+
+		if (f->key == NULL || strcmp(f->key, "name") != 0)
+			return api__error(out, "InvalidParameterException",
+					  "filter key '%s' is not supported yet: only 'name' is",
+					  f->key ? f->key : ""),
+			       0;
+		if (f->n_values < 1 || f->n_values > 10)
+			return api__error(out, "ValidationException",
+					  "1 validation error detected: Value at "
+					  "'filters.%zu.member.values' failed to satisfy "
+					  "constraint: Member must have length between 1 and 10",
+					  i + 1),
+			       0;
+		for (size_t j = 0; j < f->n_values; j++)
+			if (!api__check_len(out, f->values[j], "filters.member.values.member",
+					    0, 512))
+				return 0;
+	}
+	return 1;
+}
+
+/* Token text: "<by>|<order>|<key>|<arn>". */
+static int parse_token(const char *tok, const struct order *o, struct lkey *k, char *buf,
+		       size_t cap)
+{
+	char *p1, *p2, *p3, *end;
+	long long v;
+
+	if (api__token_decode(tok, buf, cap) != 0)
+		return 0;
+	if ((p1 = strchr(buf, '|')) == NULL || (p2 = strchr(p1 + 1, '|')) == NULL ||
+	    (p3 = strchr(p2 + 1, '|')) == NULL)
+		return 0;
+	*p1 = *p2 = *p3 = '\0';
+	if (strcmp(buf, sort_names[o->by]) != 0 || strcmp(p1 + 1, o->desc ? "desc" : "asc") != 0)
+		return 0;
+	k->arn = p3 + 1;
+	k->name = p2 + 1;
+	k->k = 0;
+	if (o->by != BY_NAME) {
+		v = strtoll(p2 + 1, &end, 10);
+		if (*end != '\0' || end == p2 + 1)
+			return 0;
+		k->k = v;
+	}
+	return 1;
+}
+
+static int make_token(const struct store_secret *s, const struct order *o, char **tok)
+{
+	struct lkey k = key_of(s, o->by);
+	char *plain;
+	int rv;
+
+	if (o->by == BY_NAME)
+		rv = asprintf(&plain, "%s|%s|%s|%s", sort_names[o->by], o->desc ? "desc" : "asc",
+			      k.name, k.arn);
+	else
+		rv = asprintf(&plain, "%s|%s|%" PRId64 "|%s", sort_names[o->by],
+			      o->desc ? "desc" : "asc", k.k, k.arn);
+	if (rv < 0)
+		return CF_ENOMEM;
+	rv = api__token_encode(plain, tok);
+	free(plain);
+	return rv;
+}
+
+int api__list_secrets(struct api_ctx *ctx, const ProtobufCMessage *m, struct api_reply *out)
+{
+	const Coffer__ListSecretsRequest *req = (const Coffer__ListSecretsRequest *)m;
+	Coffer__ListSecretsResponse resp = COFFER__LIST_SECRETS_RESPONSE__INIT;
+	const struct store *st = fsm_store(ctx->fsm);
+	const struct store_secret **all = NULL, *s;
+	struct scratch sc = {0};
+	struct order o;
+	struct lkey after = {0, "", ""};
+	char tokbuf[2100];
+	char *next = NULL;
+	size_t n = 0, start = 0, max, i, total;
+	int rv = CF_ENOMEM, have_after = 0;
+
+	if (!check_list_request(out, req, &o))
+		return 0;
+	max = req->has_max_results ? (size_t)req->max_results : 100;
+	if (req->next_token) {
+		if (!parse_token(req->next_token, &o, &after, tokbuf, sizeof(tokbuf)))
+			return api__error(out, "InvalidNextTokenException",
+					  "The NextToken value is invalid.");
+		have_after = 1;
+	}
+	if ((all = malloc((st->n_secrets + 1) * sizeof(*all))) == NULL)
+		return CF_ENOMEM;
+	for (s = st->head; s; s = s->next) {
+		int ok = !s->deleted_ms || (req->has_include_planned_deletion &&
+					     req->include_planned_deletion);
+
+		for (i = 0; ok && i < req->n_filters; i++)
+			ok = name_filter_match(req->filters[i], s->name);
+		if (ok)
+			all[n++] = s;
+	}
+	qsort_r(all, n, sizeof(*all), cmp_secret, &o);
+	if (have_after) {
+		/* first entry strictly after the token's position */
+		size_t lo = 0, hi = n;
+
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+			struct lkey km = key_of(all[mid], o.by);
+
+			if (cmp_key(&km, &after, &o) <= 0)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		start = lo;
+	}
+	total = n;
+	if (n - start > max)
+		n = start + max;
+	resp.n_secret_list = n - start;
+	resp.secret_list = api__alloc(&sc, (n - start) * sizeof(*resp.secret_list));
+	if (resp.secret_list == NULL)
+		goto out;
+	for (i = start; i < n; i++) {
+		Coffer__SecretListEntry *e = api__alloc(&sc, sizeof(*e));
+		struct desc d;
+
+		if (e == NULL || (rv = describe_fields(ctx, &sc, all[i], &d)) != 0) {
+			rv = CF_ENOMEM;
+			goto out;
+		}
+		coffer__secret_list_entry__init(e);
+		e->arn = d.arn;
+		e->name = d.name;
+		e->description = d.description;
+		e->kms_key_id = d.kms_key_id;
+		e->type = d.type;
+		e->has_created_date = e->has_last_changed_date = 1;
+		e->created_date = d.created;
+		e->last_changed_date = d.changed;
+		e->has_deleted_date = d.has_deleted;
+		e->deleted_date = d.deleted;
+		e->n_tags = d.n_tags;
+		e->tags = d.tags;
+		e->n_secret_versions_to_stages = d.n_vts;
+		e->secret_versions_to_stages = d.vts;
+		resp.secret_list[i - start] = e;
+	}
+	rv = 0;
+out:
+	if (rv == 0 && n < total) {
+		/* more entries follow: hand out the position of the page's last one */
+		rv = make_token(all[n - 1], &o, &next);
+		resp.next_token = next;
+	}
+	if (rv == 0)
+		rv = api__pack(out, &resp.base);
+	free(next);
+	free(all);
+	api__scratch_free(&sc);
+	return rv;
+}

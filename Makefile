@@ -10,6 +10,7 @@ CC       ?= cc
 FUZZCC   ?= clang
 PKGS     := libuv openssl libprotobuf-c jansson raft
 SANITIZE ?=
+PYTHON   ?= /usr/bin/python3
 
 WARN     := -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wno-unused-parameter \
             -Wmissing-prototypes -Wstrict-prototypes -Wno-format-truncation
@@ -125,7 +126,7 @@ fuzz-run: $(FUZZ_BIN)
 	done
 
 integration: all
-	cd tests && COFFER_BUILD=$(abspath $(BUILD)) python3 -m pytest -q -x integration
+	cd tests && COFFER_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -x integration
 
 test: deps
 	$(MAKE) all

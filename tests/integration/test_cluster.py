@@ -1,0 +1,166 @@
+"""A 3-node region through deploy/local-cluster.sh and the coffer CLI."""
+import os
+import signal
+import time
+import uuid
+
+import pytest
+
+from conftest import Cluster, pid_alive
+
+
+def versions_of(cli, sid, **kw):
+    out = cli.json("list-secret-version-ids", "--secret-id", sid, "--include-deprecated", **kw)
+    return {v["VersionId"]: v.get("VersionStages", []) for v in out["Versions"]}
+
+
+def test_secret_lifecycle_through_every_node(cluster):
+    cli = cluster.cli
+    st = cluster.status()
+    assert st["Region"] == "us-east-1" and st["LeaderId"] in cluster.members
+    assert sorted(n["Id"] for n in st["Nodes"]) == [1, 2, 3]
+    assert sum(1 for n in st["Nodes"] if n["State"] == "leader") == 1
+
+    leader = cluster.leader()
+    follower = next(n for n in cluster.members if n != leader)
+    fep = cluster.members[follower]["rpc"]
+
+    # writes and reads through a follower are relayed to the leader
+    created = cli.json("create-secret", "--name", "prod/db", "--secret-string", "v1",
+                       endpoint=fep)
+    v1 = created["VersionId"]
+    v2 = cli.json("put-secret-value", "--secret-id", "prod/db", "--secret-string", "v2",
+                  endpoint=fep)["VersionId"]
+    for nid, m in cluster.members.items():
+        got = cli.json("get-secret-value", "--secret-id", "prod/db", endpoint=m["rpc"])
+        assert got["SecretString"] == "v2" and got["VersionId"] == v2
+    assert cli.json("get-secret-value", "--secret-id", created["ARN"],
+                    "--version-stage", "AWSPREVIOUS")["SecretString"] == "v1"
+
+    # label moves: AWSCURRENT back to v1, AWSPREVIOUS follows
+    cli.json("update-secret-version-stage", "--secret-id", "prod/db", "--version-stage",
+             "AWSCURRENT", "--move-to-version-id", v1, "--remove-from-version-id", v2)
+    assert versions_of(cli, "prod/db") == {v1: ["AWSCURRENT"], v2: ["AWSPREVIOUS"]}
+    cli.json("update-secret-version-stage", "--secret-id", "prod/db", "--version-stage",
+             "blue", "--move-to-version-id", v2)
+    assert sorted(versions_of(cli, "prod/db")[v2]) == ["AWSPREVIOUS", "blue"]
+    assert cli.json("get-secret-value", "--secret-id", "prod/db", "--version-stage",
+                    "blue")["SecretString"] == "v2"
+
+    desc = cli.json("describe-secret", "--secret-id", "prod/db")
+    assert desc["Name"] == "prod/db" and "DeletedDate" not in desc
+
+    # delete with a recovery window, then restore
+    d = cli.json("delete-secret", "--secret-id", "prod/db", "--recovery-window-in-days", "7")
+    assert d["Name"] == "prod/db" and "DeletionDate" in d
+    assert cli.error("get-secret-value", "--secret-id", "prod/db") == "InvalidRequestException"
+    assert "DeletedDate" in cli.json("describe-secret", "--secret-id", "prod/db")
+    names = [s["Name"] for s in cli.json("list-secrets")["SecretList"]]
+    assert "prod/db" not in names
+    cli.json("restore-secret", "--secret-id", "prod/db")
+    assert cli.json("get-secret-value", "--secret-id", "prod/db")["SecretString"] == "v1"
+
+    # forced delete removes it at once
+    cli.json("delete-secret", "--secret-id", "prod/db", "--force-delete-without-recovery")
+    assert cli.error("describe-secret", "--secret-id", "prod/db") == "ResourceNotFoundException"
+
+
+def test_leader_sigkill_loses_nothing_acknowledged(cluster):
+    cli = cluster.cli
+    acked = {}
+    cli.json("create-secret", "--name", "ha/app", "--secret-string", "v0")
+    for i in range(20):
+        tok = str(uuid.uuid4())
+        out = cli.json("put-secret-value", "--secret-id", "ha/app", "--secret-string",
+                       f"v{i + 1}", "--client-request-token", tok)
+        assert out["VersionId"] == tok
+        acked[tok] = f"v{i + 1}"
+
+    leader = cluster.leader()
+    cluster.kill(leader, signal.SIGKILL)
+    t0 = time.time()
+    survivors = cluster.endpoints(exclude=(leader,))
+    tok = str(uuid.uuid4())
+    out = cluster.cli.json("put-secret-value", "--secret-id", "ha/app", "--secret-string",
+                           "after", "--client-request-token", tok, endpoint=survivors)
+    got = cluster.cli.json("get-secret-value", "--secret-id", "ha/app", endpoint=survivors)
+    assert got["SecretString"] == "after"
+    assert time.time() - t0 < 10, "write+read took too long after failover"
+    acked[tok] = "after"
+
+    present = versions_of(cli, "ha/app", endpoint=survivors)
+    for t, value in acked.items():
+        assert t in present, f"acknowledged version {t} lost"
+        assert cli.json("get-secret-value", "--secret-id", "ha/app", "--version-id", t,
+                        endpoint=survivors)["SecretString"] == value
+
+    # the old leader comes back and catches up
+    cluster.restart(leader)
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        st = cluster.status(endpoint=cluster.members[leader]["rpc"])
+        revs = {n["Id"]: n.get("AppliedRevision", 0) for n in st["Nodes"]}
+        if len(set(revs.values())) == 1 and st["LeaderId"]:
+            break
+        time.sleep(0.3)
+    else:
+        pytest.fail(f"restarted node did not catch up: {st}")
+
+
+def test_full_restart_keeps_state(cluster):
+    cli = cluster.cli
+    cli.json("create-secret", "--name", "keep/me", "--secret-string", "one")
+    v2 = cli.json("put-secret-value", "--secret-id", "keep/me", "--secret-string",
+                  "two")["VersionId"]
+    for nid in cluster.members:
+        cluster.kill(nid, signal.SIGKILL)
+    for nid in cluster.members:
+        cluster.restart(nid)
+    cluster.leader(timeout=30)
+    got = cli.json("get-secret-value", "--secret-id", "keep/me")
+    assert got["SecretString"] == "two" and got["VersionId"] == v2
+    assert cli.json("get-secret-value", "--secret-id", "keep/me", "--version-stage",
+                    "AWSPREVIOUS")["SecretString"] == "one"
+
+
+def test_no_quorum_is_a_clear_error_and_node_keeps_serving(cluster):
+    leader = cluster.leader()
+    others = [n for n in cluster.members if n != leader]
+    for n in others:
+        cluster.kill(n, signal.SIGKILL)
+    ep = cluster.members[leader]["rpc"]
+    err = cluster.cli.error("create-secret", "--name", "nq", "--secret-string", "x",
+                            endpoint=ep, timeout=60)
+    assert err == "ServiceUnavailableException"
+    # the node still answers status
+    assert cluster.status(endpoint=ep)["Region"] == "us-east-1"
+    for n in others:
+        cluster.restart(n)
+    cluster.leader(timeout=30)
+    cluster.cli.json("create-secret", "--name", "nq2", "--secret-string", "x")
+
+
+def test_canary_never_reaches_disk_or_logs(workdir):
+    canary = "CANARY-" + uuid.uuid4().hex
+    c = Cluster(workdir, snapshot_threshold=64)
+    try:
+        # enough entries for several snapshots, across secrets (100-version cap)
+        for s in range(3):
+            c.cli.json("create-secret", "--name", f"canary{s}", "--secret-string", canary)
+            for i in range(60):
+                c.cli.json("put-secret-value", "--secret-id", f"canary{s}", "--secret-string",
+                           f"{canary}-{i}")
+        assert c.cli.json("get-secret-value", "--secret-id", "canary2")["SecretString"] == \
+            f"{canary}-59"
+        snaps = []
+        for root, _, files in os.walk(c.dir):
+            snaps += [f for f in files if f.startswith("snapshot")]
+        assert snaps, "no snapshot was taken"
+        needle = canary.encode()
+        for root, _, files in os.walk(workdir):
+            for f in files:
+                path = os.path.join(root, f)
+                with open(path, "rb") as fh:
+                    assert needle not in fh.read(), f"canary found in {path}"
+    finally:
+        c.down()

@@ -1,0 +1,641 @@
+/*
+ * node: one region member's raft instance on the caller's libuv loop.
+ *
+ * Happy path: node_start creates data_dir/raft, wires Coffer's transport,
+ * the libuv disk io and the FSM adapter into raft, bootstraps the founding
+ * configuration once and starts. A uv_prepare_t looks at raft's state every
+ * loop iteration: on gaining leadership it commits a barrier and only then
+ * reports leader_cb(true); on losing it, it reports leader_cb(false) once and
+ * fails the reads that were waiting. Proposals go through the adapter
+ * (fsm_adapter.c). Reads are batched: at most one raft barrier is in flight;
+ * reads arriving meanwhile wait for the next one, and each completed barrier
+ * answers exactly the reads queued before it was issued.
+ *
+ * Failure modes: proposals and reads on a non-leader are refused at once
+ * (CF_ENOTLEADER, no callback); requests in flight when leadership goes get
+ * CF_ELEADERSHIPLOST (proposals: outcome unknown, the entry may still
+ * commit). node_close refuses new work (CF_ESHUTDOWN), fails queued reads,
+ * waits a bounded time for proposals to finish, then raft_close (remaining
+ * proposals: CF_ESHUTDOWN unless applied here), then closes its handles and
+ * calls the close callback once nothing can reference the node any more.
+ * If node_start fails after raft_init, raft is closed in the background:
+ * keep running the loop so that it can finish.
+ */
+#include "node/node.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <raft.h>
+#include <raft/uv.h>
+
+#include "node/fsm_adapter.h"
+#include "node/node_int.h"
+#include "node/transport.h"
+#include "util/errors.h"
+#include "util/log.h"
+
+#define ERRMSG_SIZE 256
+#define DEFAULT_ELECTION_MS 1000
+#define DEFAULT_HEARTBEAT_MS 100
+#define DEFAULT_SNAPSHOT_THRESHOLD 8192
+#define DEFAULT_SNAPSHOT_TRAILING 2048
+#define INSTALL_SNAPSHOT_TIMEOUT_MS 5000
+#define CONNECT_RETRY_MS 100
+#define DRAIN_POLL_MS 5
+
+struct read_req {
+	struct read_req *next;
+	node_read_cb cb;
+	void *data;
+};
+
+struct read_list {
+	struct read_req *head, *tail;
+};
+
+/* One raft barrier serving a batch of reads. */
+struct read_batch {
+	struct raft_barrier req;
+	struct node *n;
+	struct read_list reads;
+};
+
+/* The barrier committed after gaining leadership. */
+struct gain_barrier {
+	struct raft_barrier req;
+	struct node *n;
+	uint64_t gen;
+};
+
+enum lead_state { LS_NONE, LS_GAINING, LS_LEADER };
+enum close_state { C_OPEN, C_DRAINING, C_RAFT_CLOSING, C_CLOSED };
+
+struct node {
+	uv_loop_t *loop;
+	uint64_t id;
+	struct raft_uv_transport transport;
+	struct raft_io io;
+	struct node_adapter adapter;
+	struct raft raft;
+	uv_prepare_t prepare;
+	uv_timer_t drain_timer;
+	unsigned handles_open;
+	node_leader_cb leader_cb;
+	void *data;
+
+	enum lead_state lead;
+	uint64_t lead_term;
+	uint64_t gain_gen;
+	bool reported_leader;
+
+	struct read_list waiting; /* not yet covered by an issued barrier */
+	struct read_batch *batch; /* in flight, NULL if none */
+	unsigned n_barriers;	  /* raft barriers whose callback is pending */
+	uint64_t n_read_barriers, n_reads_served;
+
+	enum close_state close_state;
+	uint64_t drain_deadline;
+	unsigned drain_ms;
+	void (*close_cb)(void *data);
+	void *close_data;
+};
+
+/* ---- read queue helpers --------------------------------------------- */
+
+static void list_push(struct read_list *l, struct read_req *r)
+{
+	r->next = NULL;
+	if (l->tail != NULL)
+		l->tail->next = r;
+	else
+		l->head = r;
+	l->tail = r;
+}
+
+static struct read_list list_take(struct read_list *l)
+{
+	struct read_list out = *l;
+
+	l->head = l->tail = NULL;
+	return out;
+}
+
+static void reads_answer(struct node *n, struct read_list l, int status)
+{
+	struct read_req *r, *next;
+
+	for (r = l.head; r != NULL; r = next) {
+		next = r->next;
+		if (status == 0)
+			n->n_reads_served++;
+		r->cb(r->data, status);
+		free(r);
+	}
+}
+
+/* Fail every read not yet answered (waiting, and those of the barrier in
+ * flight, which is detached and only freed when raft calls back). */
+static void reads_fail_all(struct node *n, int status)
+{
+	struct read_list l = list_take(&n->waiting);
+
+	if (n->batch != NULL) {
+		struct read_list b = list_take(&n->batch->reads);
+		n->batch = NULL;
+		reads_answer(n, b, status);
+	}
+	reads_answer(n, l, status);
+}
+
+static void maybe_finish_close(struct node *n);
+
+static void batch_cb(struct raft_barrier *req, int status);
+
+/* Issue one barrier for everything waiting. */
+static int batch_issue(struct node *n)
+{
+	struct read_batch *b = calloc(1, sizeof *b);
+	int rv;
+
+	if (b == NULL)
+		return CF_ENOMEM;
+	b->n = n;
+	b->reads = list_take(&n->waiting);
+	rv = raft_barrier(&n->raft, &b->req, batch_cb);
+	if (rv != 0) {
+		n->waiting = b->reads;
+		free(b);
+		return node__raft_error(rv);
+	}
+	n->batch = b;
+	n->n_barriers++;
+	n->n_read_barriers++;
+	return 0;
+}
+
+static void batch_cb(struct raft_barrier *req, int status)
+{
+	struct read_batch *b = NODE_CONTAINER_OF(req, struct read_batch, req);
+	struct node *n = b->n;
+	struct read_list done = list_take(&b->reads);
+	int st = 0, rv;
+
+	n->n_barriers--;
+	if (status != 0)
+		st = n->close_state != C_OPEN ? CF_ESHUTDOWN : CF_ELEADERSHIPLOST;
+	if (n->batch == b) {
+		n->batch = NULL;
+		/* Reads that arrived while this barrier flew: the next one. */
+		if (n->waiting.head != NULL) {
+			rv = node_is_leader(n) ? batch_issue(n) : CF_ELEADERSHIPLOST;
+			if (rv != 0)
+				reads_answer(n, list_take(&n->waiting), rv);
+		}
+	}
+	free(b);
+	reads_answer(n, done, st);
+	maybe_finish_close(n);
+}
+
+/* ---- leadership ----------------------------------------------------- */
+
+static void lose_leadership(struct node *n, int read_status)
+{
+	bool reported = n->reported_leader;
+
+	n->lead = LS_NONE;
+	n->gain_gen++; /* a gain barrier still in flight no longer counts */
+	n->reported_leader = false;
+	reads_fail_all(n, read_status);
+	if (reported) {
+		logi("raft: node %llu is no longer the leader", (unsigned long long)n->id);
+		if (n->leader_cb != NULL)
+			n->leader_cb(n->data, false);
+	}
+}
+
+static void gain_cb(struct raft_barrier *req, int status)
+{
+	struct gain_barrier *g = NODE_CONTAINER_OF(req, struct gain_barrier, req);
+	struct node *n = g->n;
+	bool current = g->gen == n->gain_gen && n->lead == LS_GAINING;
+
+	n->n_barriers--;
+	free(g);
+	if (current) {
+		if (status == 0 && n->close_state == C_OPEN &&
+		    raft_state(&n->raft) == RAFT_LEADER &&
+		    raft_current_term(&n->raft) == n->lead_term) {
+			n->lead = LS_LEADER;
+			n->reported_leader = true;
+			logi("raft: node %llu is the leader (term %llu)",
+			     (unsigned long long)n->id, (unsigned long long)n->lead_term);
+			if (n->leader_cb != NULL)
+				n->leader_cb(n->data, true);
+		} else {
+			n->lead = LS_NONE; /* the watcher retries if still leader */
+		}
+	}
+	maybe_finish_close(n);
+}
+
+static void gain_leadership(struct node *n, uint64_t term)
+{
+	struct gain_barrier *g = calloc(1, sizeof *g);
+	int rv;
+
+	if (g == NULL)
+		return; /* retried next iteration */
+	g->n = n;
+	g->gen = ++n->gain_gen;
+	rv = raft_barrier(&n->raft, &g->req, gain_cb);
+	if (rv != 0) {
+		logw("raft: barrier after election: %s", raft_strerror(rv));
+		free(g);
+		return;
+	}
+	n->n_barriers++;
+	n->lead = LS_GAINING;
+	n->lead_term = term;
+}
+
+static void watch_leadership(struct node *n)
+{
+	bool leader = raft_state(&n->raft) == RAFT_LEADER;
+	uint64_t term = raft_current_term(&n->raft);
+
+	/* A term change while "leader" means we lost it and won it again
+	 * between two iterations: report the loss, then gain afresh. */
+	if (n->lead != LS_NONE && (!leader || term != n->lead_term))
+		lose_leadership(n, CF_ELEADERSHIPLOST);
+	if (leader && n->lead == LS_NONE)
+		gain_leadership(n, term);
+}
+
+/* ---- close ---------------------------------------------------------- */
+
+static void maybe_finish_close(struct node *n)
+{
+	void (*cb)(void *);
+	void *data;
+
+	if (n->close_state != C_CLOSED || n->handles_open > 0 || n->n_barriers > 0 ||
+	    n->adapter.n_pending > 0)
+		return;
+	cb = n->close_cb;
+	data = n->close_data;
+	free(n);
+	if (cb != NULL)
+		cb(data);
+}
+
+static void handle_close_cb(uv_handle_t *h)
+{
+	struct node *n = h->data;
+
+	n->handles_open--;
+	maybe_finish_close(n);
+}
+
+static void node_raft_close_cb(struct raft *r)
+{
+	struct node *n = r->data;
+
+	/* raft closed its io, and through it our transport: release memory. */
+	raft_uv_close(&n->io);
+	node__transport_release(&n->transport);
+	n->close_state = C_CLOSED;
+	if (n->handles_open > 0) {
+		uv_close((uv_handle_t *)&n->prepare, handle_close_cb);
+		uv_close((uv_handle_t *)&n->drain_timer, handle_close_cb);
+	}
+	maybe_finish_close(n);
+}
+
+/* Outside raft callbacks only (prepare/timer): raft_close re-enters raft. */
+static void close_progress(struct node *n)
+{
+	if (n->close_state != C_DRAINING)
+		return;
+	if (n->adapter.n_pending > 0 && uv_now(n->loop) < n->drain_deadline)
+		return;
+	if (n->adapter.n_pending > 0)
+		logw("raft: closing with %u proposals pending", n->adapter.n_pending);
+	n->close_state = C_RAFT_CLOSING;
+	n->adapter.shutting_down = true;
+	uv_timer_stop(&n->drain_timer);
+	raft_close(&n->raft, node_raft_close_cb); /* fails what is left, synchronously */
+}
+
+static void drain_timer_cb(uv_timer_t *t)
+{
+	close_progress(t->data);
+}
+
+static void prepare_cb(uv_prepare_t *p)
+{
+	struct node *n = p->data;
+
+	if (n->close_state != C_OPEN) {
+		close_progress(n);
+		return;
+	}
+	watch_leadership(n);
+}
+
+void node_close(struct node *n, void (*cb)(void *data), void *data)
+{
+	if (n->close_state != C_OPEN) {
+		loge("raft: node_close called twice");
+		return;
+	}
+	n->close_state = C_DRAINING;
+	n->close_cb = cb;
+	n->close_data = data;
+	n->drain_deadline = uv_now(n->loop) + n->drain_ms;
+	lose_leadership(n, CF_ESHUTDOWN);
+	/* Never raft_close from here: the caller may be inside a raft
+	 * callback. The timer both polls the drain and bounds it. */
+	uv_timer_start(&n->drain_timer, drain_timer_cb, 0, DRAIN_POLL_MS);
+}
+
+/* ---- start ---------------------------------------------------------- */
+
+/* node_start failed after raft_init: raft must be closed before the memory
+ * can go; nobody waits for it. */
+static void start_abort_cb(struct raft *r)
+{
+	struct node *n = r->data;
+
+	raft_uv_close(&n->io);
+	node__transport_release(&n->transport);
+	free(n);
+}
+
+static int make_raft_dir(const char *data_dir, char *path, size_t size, char *errmsg)
+{
+	struct stat st;
+	int n = snprintf(path, size, "%s/raft", data_dir);
+
+	if (n < 0 || (size_t)n >= size) {
+		snprintf(errmsg, ERRMSG_SIZE, "data dir path too long");
+		return CF_EINVAL;
+	}
+	if (mkdir(path, 0700) != 0 && errno != EEXIST) {
+		snprintf(errmsg, ERRMSG_SIZE, "create '%.200s': %s", path, strerror(errno));
+		return CF_EIO;
+	}
+	if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
+		snprintf(errmsg, ERRMSG_SIZE, "'%.200s' is not a directory", path);
+		return CF_EIO;
+	}
+	return 0;
+}
+
+static int check_config(const struct node_config *cfg, char *errmsg)
+{
+	bool self = false;
+	unsigned i;
+
+	if (cfg->id == 0 || cfg->raft_address == NULL || cfg->data_dir == NULL ||
+	    (cfg->n_members > 0 && cfg->members == NULL)) {
+		snprintf(errmsg, ERRMSG_SIZE, "node config: id, raft address and data dir required");
+		return CF_EINVAL;
+	}
+	for (i = 0; i < cfg->n_members; i++) {
+		if (cfg->members[i].id == cfg->id)
+			self = true;
+	}
+	if (cfg->n_members > 0 && !self) {
+		snprintf(errmsg, ERRMSG_SIZE, "founding members do not include node %llu",
+			 (unsigned long long)cfg->id);
+		return CF_EINVAL;
+	}
+	return 0;
+}
+
+static int bootstrap(struct node *n, const struct node_config *cfg, char *errmsg)
+{
+	struct raft_configuration conf;
+	unsigned i;
+	int rv = 0;
+
+	if (cfg->n_members == 0)
+		return 0; /* joins an existing group later */
+	raft_configuration_init(&conf);
+	for (i = 0; i < cfg->n_members && rv == 0; i++) {
+		char addr[sizeof cfg->members[i].raft_address + 1];
+		snprintf(addr, sizeof addr, "%.*s", (int)sizeof cfg->members[i].raft_address,
+			 cfg->members[i].raft_address);
+		rv = raft_configuration_add(&conf, cfg->members[i].id, addr, RAFT_VOTER);
+	}
+	if (rv == 0)
+		rv = raft_bootstrap(&n->raft, &conf);
+	raft_configuration_close(&conf);
+	if (rv == RAFT_CANTBOOTSTRAP)
+		return 0; /* already has state */
+	if (rv != 0) {
+		snprintf(errmsg, ERRMSG_SIZE, "raft bootstrap: %s", raft_errmsg(&n->raft));
+		return node__raft_error(rv);
+	}
+	logi("raft: bootstrapped with %u founding members", cfg->n_members);
+	return 0;
+}
+
+static void apply_settings(struct node *n, const struct node_config *cfg)
+{
+	unsigned election = cfg->election_timeout_ms ? cfg->election_timeout_ms
+						     : DEFAULT_ELECTION_MS;
+	unsigned heartbeat = cfg->heartbeat_timeout_ms ? cfg->heartbeat_timeout_ms
+						       : DEFAULT_HEARTBEAT_MS;
+
+	raft_set_election_timeout(&n->raft, election);
+	raft_set_heartbeat_timeout(&n->raft, heartbeat);
+	raft_set_snapshot_threshold(&n->raft, cfg->snapshot_threshold ? cfg->snapshot_threshold
+								  : DEFAULT_SNAPSHOT_THRESHOLD);
+	raft_set_snapshot_trailing(&n->raft, cfg->snapshot_trailing ? cfg->snapshot_trailing
+								: DEFAULT_SNAPSHOT_TRAILING);
+	raft_set_pre_vote(&n->raft, true);
+	/* A dropped InstallSnapshot is retried only after this (30 s default). */
+	raft_set_install_snapshot_timeout(&n->raft, INSTALL_SNAPSHOT_TIMEOUT_MS);
+	n->drain_ms = election;
+}
+
+int node_start(uv_loop_t *loop, const struct node_config *cfg, const struct node_fsm *fsm,
+	       node_leader_cb leader_cb, void *data, struct node **out, char *errmsg)
+{
+	char dir[4096];
+	struct node *n;
+	int rv;
+
+	errmsg[0] = '\0';
+	rv = check_config(cfg, errmsg);
+	if (rv != 0)
+		return rv;
+	if (fsm == NULL || fsm->apply == NULL) {
+		snprintf(errmsg, ERRMSG_SIZE, "node fsm: apply required");
+		return CF_EINVAL;
+	}
+	rv = make_raft_dir(cfg->data_dir, dir, sizeof dir, errmsg);
+	if (rv != 0)
+		return rv;
+	n = calloc(1, sizeof *n);
+	if (n == NULL) {
+		snprintf(errmsg, ERRMSG_SIZE, "out of memory");
+		return CF_ENOMEM;
+	}
+	n->loop = loop;
+	n->id = cfg->id;
+	n->leader_cb = leader_cb;
+	n->data = data;
+
+	rv = node__transport_init(&n->transport, loop);
+	if (rv != 0) {
+		snprintf(errmsg, ERRMSG_SIZE, "raft transport: out of memory");
+		free(n);
+		return rv;
+	}
+	rv = raft_uv_init(&n->io, loop, dir, &n->transport);
+	if (rv != 0) {
+		snprintf(errmsg, ERRMSG_SIZE, "raft io: %.240s", n->io.errmsg);
+		node__transport_release(&n->transport);
+		free(n);
+		return node__raft_error(rv);
+	}
+	raft_uv_set_snapshot_compression(&n->io, false); /* ciphertext; no-op in 0.22.1 */
+	raft_uv_set_auto_recovery(&n->io, false); /* a corrupt tail needs an operator */
+	raft_uv_set_connect_retry_delay(&n->io, CONNECT_RETRY_MS);
+
+	node__adapter_init(&n->adapter, fsm, cfg->id);
+	rv = raft_init(&n->raft, &n->io, &n->adapter.raft_fsm, cfg->id, cfg->raft_address);
+	if (rv != 0) {
+		snprintf(errmsg, ERRMSG_SIZE, "raft init: %s", raft_errmsg(&n->raft));
+		raft_uv_close(&n->io);
+		node__transport_release(&n->transport);
+		free(n);
+		return node__raft_error(rv);
+	}
+	n->raft.data = n;
+	apply_settings(n, cfg);
+
+	rv = bootstrap(n, cfg, errmsg);
+	if (rv == 0) {
+		rv = raft_start(&n->raft);
+		if (rv != 0) {
+			snprintf(errmsg, ERRMSG_SIZE, "raft start: %s", raft_errmsg(&n->raft));
+			rv = node__raft_error(rv);
+		}
+	}
+	if (rv != 0) {
+		raft_close(&n->raft, start_abort_cb);
+		return rv;
+	}
+
+	uv_prepare_init(loop, &n->prepare);
+	n->prepare.data = n;
+	uv_prepare_start(&n->prepare, prepare_cb);
+	uv_timer_init(loop, &n->drain_timer);
+	n->drain_timer.data = n;
+	n->handles_open = 2;
+	*out = n;
+	return 0;
+}
+
+/* ---- requests and queries ------------------------------------------- */
+
+int node_propose(struct node *n, const uint8_t *cmd, size_t len, node_apply_cb cb, void *data)
+{
+	if (n->close_state != C_OPEN)
+		return CF_ESHUTDOWN;
+	if (raft_state(&n->raft) != RAFT_LEADER)
+		return CF_ENOTLEADER;
+	return node__propose(&n->adapter, &n->raft, cmd, len, cb, data);
+}
+
+int node_read_barrier(struct node *n, node_read_cb cb, void *data)
+{
+	struct read_req *r;
+	int rv;
+
+	if (n->close_state != C_OPEN)
+		return CF_ESHUTDOWN;
+	if (cb == NULL)
+		return CF_EINVAL;
+	if (!node_is_leader(n))
+		return CF_ENOTLEADER;
+	r = calloc(1, sizeof *r);
+	if (r == NULL)
+		return CF_ENOMEM;
+	r->cb = cb;
+	r->data = data;
+	list_push(&n->waiting, r);
+	if (n->batch != NULL)
+		return 0; /* rides on the next barrier */
+	rv = batch_issue(n);
+	if (rv != 0) {
+		/* Nothing else can be waiting when no barrier is in flight. */
+		n->waiting.head = n->waiting.tail = NULL;
+		free(r);
+		return rv;
+	}
+	return 0;
+}
+
+bool node_is_leader(const struct node *n)
+{
+	struct raft *r = (struct raft *)&n->raft; /* raft's getters are not const */
+
+	return n->close_state == C_OPEN && n->lead == LS_LEADER &&
+	       raft_state(r) == RAFT_LEADER && raft_current_term(r) == n->lead_term;
+}
+
+void node_leader(const struct node *n, uint64_t *id, const char **raft_address)
+{
+	raft_id lid = 0;
+	const char *addr = NULL;
+
+	if (n->close_state == C_OPEN || n->close_state == C_DRAINING)
+		raft_leader((struct raft *)&n->raft, &lid, &addr);
+	*id = lid;
+	if (raft_address != NULL)
+		*raft_address = lid != 0 ? addr : NULL;
+}
+
+static const char *state_name(int state)
+{
+	switch (state) {
+	case RAFT_FOLLOWER:
+		return "follower";
+	case RAFT_CANDIDATE:
+		return "candidate";
+	case RAFT_LEADER:
+		return "leader";
+	default:
+		return "unavailable";
+	}
+}
+
+void node_get_status(const struct node *n, struct node_status *st)
+{
+	struct raft *r = (struct raft *)&n->raft;
+
+	memset(st, 0, sizeof *st);
+	st->id = n->id;
+	st->state = "unavailable";
+	if (n->close_state != C_OPEN && n->close_state != C_DRAINING)
+		return;
+	st->state = state_name(raft_state(r));
+	st->term = raft_current_term(r);
+	st->last_applied = raft_last_applied(r);
+	node_leader(n, &st->leader_id, NULL);
+}
+
+void node__read_stats(const struct node *n, uint64_t *barriers, uint64_t *reads)
+{
+	*barriers = n->n_read_barriers;
+	*reads = n->n_reads_served;
+}

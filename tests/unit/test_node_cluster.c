@@ -1,0 +1,730 @@
+/*
+ * node: the real thing on loopback. One process, one libuv loop.
+ *
+ * test_transport: Coffer's raft transport by itself: the handshake carries
+ * id and address to the acceptor, both ends have TCP_NODELAY, bytes sent
+ * right behind the handshake stay in the socket for raft, bad handshakes are
+ * dropped, and close cancels a dial in flight before its own callback.
+ *
+ * test_cluster: three nodes (data dirs under /tmp, ports from a random base
+ * in 20000-40000, retried on EADDRINUSE) elect a leader within 10 s, apply
+ * 1000 proposals with 64 in flight identically everywhere, serve batched
+ * read barriers (fewer barriers than reads), print commits/s at 1, 64 and
+ * 256 in flight, and close cleanly (uv_loop_close succeeds: no handle left).
+ * A watchdog bounds every wait.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <ftw.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include <raft.h>
+#include <raft/uv.h>
+#include <uv.h>
+
+#include "node/node.h"
+#include "node/node_int.h"
+#include "node/transport.h"
+#include "util/errors.h"
+
+#define N 3
+#define CMD_LEN 64
+
+static uv_loop_t loop;
+static uv_timer_t ticker;
+
+static bool tick_flag;
+static void tick_cb(uv_timer_t *t)
+{
+	(void)t;
+	tick_flag = true;
+}
+
+/* Run the loop until pred() or timeout; the ticker wakes the loop. */
+static bool run_until(bool (*pred)(void *), void *arg, unsigned timeout_ms)
+{
+	uint64_t deadline;
+
+	uv_update_time(&loop);
+	deadline = uv_now(&loop) + timeout_ms;
+	uv_timer_start(&ticker, tick_cb, 5, 5);
+	while (!pred(arg) && uv_now(&loop) < deadline)
+		uv_run(&loop, UV_RUN_ONCE);
+	uv_timer_stop(&ticker);
+	return pred(arg);
+}
+
+static int rm_cb(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	setvbuf(stdout, NULL, _IONBF, 0);
+	signal(SIGPIPE, SIG_IGN); /* libuv does not; a closed peer would kill us */
+	if (uv_loop_init(&loop) != 0)
+		return -1;
+	return uv_timer_init(&loop, &ticker);
+}
+
+static void close_all(void);
+
+static int teardown(void **state)
+{
+	uint64_t deadline;
+
+	(void)state;
+	close_all(); /* after a failed assertion nodes may still run */
+	uv_close((uv_handle_t *)&ticker, NULL);
+	uv_update_time(&loop);
+	deadline = uv_now(&loop) + 10000;
+	while (uv_run(&loop, UV_RUN_NOWAIT) != 0 && uv_now(&loop) < deadline)
+		usleep(1000);
+	assert_int_equal(uv_loop_close(&loop), 0); /* nothing left open */
+	return 0;
+}
+
+static unsigned random_port_base(void)
+{
+	return 20000 + (unsigned)(rand() % 19990);
+}
+
+/* ---- transport ------------------------------------------------------- */
+
+struct tstate {
+	int accepted;
+	raft_id peer_id;
+	char peer_addr[64];
+	uv_stream_t *accepted_stream;
+	int connected;
+	int connect_status;
+	uv_stream_t *connected_stream;
+	int closed;
+	int connect_cbs_before_close;
+	char got[64];
+	size_t got_len;
+};
+static struct tstate T;
+
+static void t_accept_cb(struct raft_uv_transport *t, raft_id id, const char *address,
+			uv_stream_t *stream)
+{
+	(void)t;
+	T.accepted++;
+	T.peer_id = id;
+	snprintf(T.peer_addr, sizeof T.peer_addr, "%s", address);
+	T.accepted_stream = stream;
+}
+
+static void t_connect_cb(struct raft_uv_connect *req, uv_stream_t *stream, int status)
+{
+	(void)req;
+	T.connected++;
+	T.connect_status = status;
+	T.connected_stream = stream;
+	if (T.closed == 0)
+		T.connect_cbs_before_close++;
+}
+
+static void t_close_cb(struct raft_uv_transport *t)
+{
+	(void)t;
+	T.closed++;
+}
+
+static bool nodelay(uv_stream_t *s)
+{
+	uv_os_fd_t fd;
+	int on = 0;
+	socklen_t len = sizeof on;
+
+	if (uv_fileno((uv_handle_t *)s, &fd) != 0)
+		return false;
+	if (getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, &len) != 0)
+		return false;
+	return on != 0;
+}
+
+static bool t_pred_both(void *arg)
+{
+	(void)arg;
+	return T.accepted == 1 && T.connected == 1;
+}
+static bool t_pred_accepted(void *arg)
+{
+	return T.accepted >= *(int *)arg;
+}
+static bool t_pred_got(void *arg)
+{
+	return T.got_len >= *(size_t *)arg;
+}
+static bool t_pred_closed(void *arg)
+{
+	(void)arg;
+	return T.closed == 1;
+}
+static bool t_pred_connected(void *arg)
+{
+	(void)arg;
+	return T.connected >= 1;
+}
+
+static void t_alloc(uv_handle_t *h, size_t s, uv_buf_t *b)
+{
+	(void)h;
+	(void)s;
+	*b = uv_buf_init(T.got + T.got_len, (unsigned)(sizeof T.got - T.got_len));
+}
+static void t_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
+{
+	(void)s;
+	(void)b;
+	if (n > 0)
+		T.got_len += (size_t)n;
+}
+
+static void free_stream(uv_handle_t *h)
+{
+	raft_free(h);
+}
+
+static void put64le(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* A raw client: handshake and payload in ONE write. */
+static int raw_send(unsigned port, uint64_t protocol, const char *addr, const char *payload)
+{
+	struct sockaddr_in sa;
+	uint8_t buf[256];
+	size_t alen = strlen(addr), plen = strlen(payload);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	memset(&sa, 0, sizeof sa);
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons((uint16_t)port);
+	sa.sin_addr.s_addr = htonl(0x7f000001);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0)
+		return -1;
+	put64le(buf, protocol);
+	put64le(buf + 8, 9);
+	put64le(buf + 16, alen);
+	memcpy(buf + 24, addr, alen);
+	memcpy(buf + 24 + alen, payload, plen);
+	if (write(fd, buf, 24 + alen + plen) != (ssize_t)(24 + alen + plen)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static void test_transport(void **state)
+{
+	struct raft_uv_transport a, b;
+	struct raft_uv_connect req, req2;
+	char addr_a[32], addr_b[32];
+	unsigned port = 0;
+	int rv = -1, want;
+	size_t want_len;
+
+	(void)state;
+	memset(&T, 0, sizeof T);
+	assert_int_equal(node__transport_init(&a, &loop), 0);
+	assert_int_equal(node__transport_init(&b, &loop), 0);
+	assert_int_equal(a.version, 1);
+	for (int attempt = 0; attempt < 20 && rv != 0; attempt++) {
+		port = random_port_base();
+		snprintf(addr_a, sizeof addr_a, "127.0.0.1:%u", port);
+		snprintf(addr_b, sizeof addr_b, "127.0.0.1:%u", port + 1);
+		assert_int_equal(a.init(&a, 1, addr_a), 0);
+		assert_int_equal(b.init(&b, 2, addr_b), 0);
+		rv = b.listen(&b, t_accept_cb);
+		if (rv != 0) { /* port taken: the listener closes itself */
+			assert_non_null(strstr(b.errmsg, "address already in use"));
+			b.close(&b, t_close_cb);
+			assert_true(run_until(t_pred_closed, NULL, 2000));
+			T.closed = 0;
+			node__transport_release(&b);
+			assert_int_equal(node__transport_init(&b, &loop), 0);
+		}
+	}
+	assert_int_equal(rv, 0);
+
+	/* dial: id and address arrive, both sockets have TCP_NODELAY */
+	assert_int_equal(a.connect(&a, &req, 2, addr_b, t_connect_cb), 0);
+	assert_true(run_until(t_pred_both, NULL, 5000));
+	assert_int_equal(T.connect_status, 0);
+	assert_int_equal(T.peer_id, 1);
+	assert_string_equal(T.peer_addr, addr_a);
+	assert_true(nodelay(T.connected_stream));
+	assert_true(nodelay(T.accepted_stream));
+	uv_close((uv_handle_t *)T.connected_stream, free_stream);
+	uv_close((uv_handle_t *)T.accepted_stream, free_stream);
+
+	/* bytes right behind the handshake are left for raft to read */
+	int fd = raw_send(port + 1, NODE_TRANSPORT_PROTOCOL, "127.0.0.1:1", "RAFTDATA");
+	assert_true(fd >= 0);
+	want = 2;
+	assert_true(run_until(t_pred_accepted, &want, 5000));
+	assert_int_equal(T.peer_id, 9);
+	assert_string_equal(T.peer_addr, "127.0.0.1:1");
+	assert_int_equal(uv_read_start(T.accepted_stream, t_alloc, t_read), 0);
+	want_len = 8;
+	assert_true(run_until(t_pred_got, &want_len, 5000));
+	assert_memory_equal(T.got, "RAFTDATA", 8);
+	uv_close((uv_handle_t *)T.accepted_stream, free_stream);
+	close(fd);
+
+	/* a wrong protocol never reaches raft */
+	fd = raw_send(port + 1, 1 /* libraft's stock handshake */, "x:1", "");
+	assert_true(fd >= 0);
+	want = 3;
+	assert_false(run_until(t_pred_accepted, &want, 300));
+	close(fd);
+
+	/* close with a dial in flight (host name: still resolving or
+	 * connecting): its callback fires first, with RAFT_CANCELED */
+	T.connected = 0;
+	T.connect_status = 0;
+	T.connect_cbs_before_close = 0;
+	assert_int_equal(a.connect(&a, &req2, 2, addr_b, t_connect_cb), 0);
+	a.close(&a, t_close_cb);
+	assert_true(run_until(t_pred_closed, NULL, 5000));
+	assert_int_equal(T.connected, 1);
+	assert_int_equal(T.connect_status, RAFT_CANCELED);
+	assert_int_equal(T.connect_cbs_before_close, 1);
+	assert_null(T.connected_stream);
+	T.closed = 0;
+	b.close(&b, t_close_cb);
+	assert_true(run_until(t_pred_closed, NULL, 5000));
+	node__transport_release(&a);
+	node__transport_release(&b);
+
+	/* a dial resolving a host name, cancelled likewise */
+	memset(&T, 0, sizeof T);
+	assert_int_equal(node__transport_init(&a, &loop), 0);
+	assert_int_equal(a.init(&a, 1, addr_a), 0);
+	assert_int_equal(a.connect(&a, &req, 2, "localhost:1", t_connect_cb), 0);
+	a.close(&a, t_close_cb);
+	assert_true(run_until(t_pred_closed, NULL, 5000));
+	assert_true(run_until(t_pred_connected, NULL, 100));
+	assert_int_equal(T.connect_status, RAFT_CANCELED);
+	assert_int_equal(T.connect_cbs_before_close, 1);
+	node__transport_release(&a);
+}
+
+/* ---- toy FSM ---------------------------------------------------------- */
+
+struct kv {
+	uint64_t applied, digest;
+};
+
+static long live_results;
+
+static int kv_apply(void *ctx, const uint8_t *cmd, size_t n, void **result)
+{
+	struct kv *k = ctx;
+	uint64_t *r;
+
+	k->applied++;
+	for (size_t i = 0; i < n; i++)
+		k->digest = (k->digest ^ cmd[i]) * 1099511628211ULL;
+	r = malloc(sizeof *r);
+	if (r == NULL)
+		return CF_ENOMEM;
+	*r = k->applied;
+	live_results++;
+	*result = r;
+	return 0;
+}
+
+static void kv_result_free(void *r)
+{
+	if (r != NULL) {
+		live_results--;
+		free(r);
+	}
+}
+
+static int kv_snapshot(void *ctx, uint8_t **buf, size_t *n)
+{
+	*buf = malloc(sizeof(struct kv));
+	if (*buf == NULL)
+		return CF_ENOMEM;
+	memcpy(*buf, ctx, sizeof(struct kv));
+	*n = sizeof(struct kv);
+	return 0;
+}
+
+static int kv_restore(void *ctx, const uint8_t *buf, size_t n)
+{
+	if (n != sizeof(struct kv))
+		return CF_EPROTO;
+	memcpy(ctx, buf, n);
+	return 0;
+}
+
+/* ---- cluster ---------------------------------------------------------- */
+
+struct member {
+	struct node *node;
+	struct kv kv;
+	char dir[256];
+	int leader_true, leader_false;
+	bool closing, closed;
+};
+
+static struct member M[N];
+static char base_dir[64];
+
+static void leader_cb(void *data, bool leader)
+{
+	struct member *m = data;
+
+	if (leader)
+		m->leader_true++;
+	else
+		m->leader_false++;
+}
+
+static struct member *leader(void)
+{
+	for (int i = 0; i < N; i++) {
+		if (M[i].node != NULL && !M[i].closed && node_is_leader(M[i].node))
+			return &M[i];
+	}
+	return NULL;
+}
+
+static bool pred_leader(void *arg)
+{
+	(void)arg;
+	return leader() != NULL;
+}
+
+static void close_cb(void *data)
+{
+	((struct member *)data)->closed = true;
+}
+
+static bool pred_all_closed(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < N; i++) {
+		if (M[i].node != NULL && !M[i].closed)
+			return false;
+	}
+	return true;
+}
+
+static void close_all(void)
+{
+	for (int i = 0; i < N; i++) {
+		if (M[i].node != NULL && !M[i].closing) {
+			M[i].closing = true;
+			node_close(M[i].node, close_cb, &M[i]);
+		}
+	}
+	if (!run_until(pred_all_closed, NULL, 10000))
+		fail_msg("nodes did not close within 10 s");
+	/* let handles of aborted starts finish closing too */
+	for (int i = 0; i < 20; i++)
+		uv_run(&loop, UV_RUN_NOWAIT);
+}
+
+static void start_cluster(void)
+{
+	struct node_member members[N];
+	char err[256];
+
+	for (int attempt = 0; attempt < 10; attempt++) {
+		unsigned base = random_port_base();
+		bool in_use = false;
+
+		memset(M, 0, sizeof M);
+		for (int i = 0; i < N; i++) {
+			members[i].id = (uint64_t)i + 1;
+			snprintf(members[i].raft_address, sizeof members[i].raft_address,
+				 "127.0.0.1:%u", base + (unsigned)i);
+		}
+		for (int i = 0; i < N && !in_use; i++) {
+			struct node_config cfg = {
+				.id = members[i].id,
+				.raft_address = members[i].raft_address,
+				.data_dir = M[i].dir,
+				.members = members,
+				.n_members = N,
+			};
+			struct node_fsm fsm = {
+				.ctx = &M[i].kv,
+				.apply = kv_apply,
+				.result_free = kv_result_free,
+				.snapshot = kv_snapshot,
+				.restore = kv_restore,
+			};
+			int rv;
+
+			snprintf(M[i].dir, sizeof M[i].dir, "%s/try%d-n%d", base_dir, attempt, i + 1);
+			assert_int_equal(mkdir(M[i].dir, 0700), 0);
+			rv = node_start(&loop, &cfg, &fsm, leader_cb, &M[i], &M[i].node, err);
+			if (rv != 0) {
+				M[i].node = NULL;
+				if (strstr(err, "address already in use") == NULL)
+					fail_msg("node_start: %s (%s)", err, cf_strerror(rv));
+				in_use = true;
+			}
+		}
+		if (!in_use)
+			return;
+		close_all();
+	}
+	fail_msg("no free port range found");
+}
+
+struct load {
+	struct member *m;
+	unsigned total, window, issued, inflight, ok, failed;
+	int last_error;
+	uint64_t seq;
+};
+
+static void load_fill(struct load *l);
+
+static void load_cb(void *data, int status, void *result)
+{
+	struct load *l = data;
+
+	l->inflight--;
+	if (status == 0)
+		l->ok++;
+	else {
+		l->failed++;
+		l->last_error = status;
+	}
+	kv_result_free(result); /* ownership came to us */
+	load_fill(l);
+}
+
+static void load_fill(struct load *l)
+{
+	uint8_t cmd[CMD_LEN];
+
+	while (l->issued < l->total && l->inflight < l->window) {
+		memset(cmd, 'v', sizeof cmd);
+		l->seq++;
+		memcpy(cmd, &l->seq, sizeof l->seq);
+		if (node_propose(l->m->node, cmd, sizeof cmd, load_cb, l) != 0) {
+			l->failed++;
+			l->issued++;
+			continue;
+		}
+		l->issued++;
+		l->inflight++;
+	}
+}
+
+static bool pred_load_done(void *arg)
+{
+	struct load *l = arg;
+
+	return l->issued == l->total && l->inflight == 0;
+}
+
+static double run_load(struct member *m, unsigned total, unsigned window, uint64_t *seq)
+{
+	struct load l = {.m = m, .total = total, .window = window, .seq = *seq};
+	uint64_t t0 = uv_hrtime();
+
+	load_fill(&l);
+	assert_true(run_until(pred_load_done, &l, 60000));
+	*seq = l.seq;
+	if (l.failed != 0)
+		fail_msg("%u proposals failed, last %s", l.failed, cf_strerror(l.last_error));
+	assert_int_equal(l.ok, total);
+	return (double)total / ((double)(uv_hrtime() - t0) / 1e9);
+}
+
+static bool pred_converged(void *arg)
+{
+	uint64_t want = *(uint64_t *)arg;
+
+	for (int i = 0; i < N; i++) {
+		if (M[i].kv.applied != want || M[i].kv.digest != M[0].kv.digest)
+			return false;
+	}
+	return true;
+}
+
+static bool pred_converged_open(void *arg)
+{
+	uint64_t want = *(uint64_t *)arg;
+	struct member *ref = NULL;
+
+	for (int i = 0; i < N; i++) {
+		if (M[i].closing)
+			continue;
+		if (ref == NULL)
+			ref = &M[i];
+		if (M[i].kv.applied != want || M[i].kv.digest != ref->kv.digest)
+			return false;
+	}
+	return true;
+}
+
+struct reads {
+	unsigned ok, failed, calls;
+};
+
+static void read_cb(void *data, int status)
+{
+	struct reads *r = data;
+
+	r->calls++;
+	if (status == 0)
+		r->ok++;
+	else
+		r->failed++;
+}
+
+static bool pred_reads(void *arg)
+{
+	return ((struct reads *)arg)->calls >= 200;
+}
+
+static void test_cluster(void **state)
+{
+	struct member *l, *l2;
+	uint64_t seq = 0, want, barriers, served, lid, lid2;
+	const char *laddr;
+	struct node_status st;
+	struct reads rd = {0};
+	double r1, r64, r256;
+	uint64_t t0;
+	int n_leaders = 0, rv;
+
+	(void)state;
+	live_results = 0;
+	srand((unsigned)(time(NULL) ^ getpid()));
+	snprintf(base_dir, sizeof base_dir, "/tmp/coffer-node-XXXXXX");
+	assert_non_null(mkdtemp(base_dir));
+	start_cluster();
+
+	t0 = uv_hrtime();
+	assert_true(run_until(pred_leader, NULL, 10000));
+	l = leader();
+	printf("leader node %llu after %.0f ms\n", (unsigned long long)(l - M + 1),
+	       (double)(uv_hrtime() - t0) / 1e6);
+	for (int i = 0; i < N; i++)
+		n_leaders += M[i].leader_true;
+	assert_int_equal(n_leaders, 1);
+
+	/* status and leader as seen by everyone */
+	node_get_status(l->node, &st);
+	assert_string_equal(st.state, "leader");
+	assert_int_equal(st.id, (uint64_t)(l - M + 1));
+	assert_true(st.term >= 1);
+	for (int i = 0; i < N; i++) {
+		if (&M[i] == l)
+			continue;
+		assert_false(node_is_leader(M[i].node));
+		assert_int_equal(node_read_barrier(M[i].node, read_cb, &rd), CF_ENOTLEADER);
+		assert_int_equal(node_propose(M[i].node, (const uint8_t *)"x", 1, load_cb, NULL),
+				 CF_ENOTLEADER);
+	}
+	node_leader(l->node, &lid, &laddr);
+	assert_int_equal(lid, st.id);
+	assert_non_null(laddr);
+
+	/* 1000 proposals, 64 in flight, identical everywhere */
+	run_load(l, 1000, 64, &seq);
+	want = l->kv.applied;
+	assert_int_equal(want, 1000);
+	assert_true(run_until(pred_converged, &want, 10000));
+	for (int i = 0; i < N; i++) {
+		node_get_status(M[i].node, &st);
+		node_leader(M[i].node, &lid2, NULL);
+		assert_int_equal(lid2, lid);
+	}
+	assert_int_equal(live_results, 0); /* followers' results freed */
+
+	/* batched reads: 10 bursts of 20 */
+	for (int burst = 0; burst < 10; burst++) {
+		for (int i = 0; i < 20; i++)
+			assert_int_equal(node_read_barrier(l->node, read_cb, &rd), 0);
+		uv_run(&loop, UV_RUN_ONCE);
+	}
+	assert_true(run_until(pred_reads, &rd, 10000));
+	assert_int_equal(rd.ok, 200);
+	assert_int_equal(rd.failed, 0);
+	node__read_stats(l->node, &barriers, &served);
+	printf("reads: %llu served with %llu barriers\n", (unsigned long long)served,
+	       (unsigned long long)barriers);
+	assert_int_equal(served, 200);
+	assert_true(barriers < served);
+	assert_true(barriers >= 2); /* a completed barrier issued the next one */
+
+	/* throughput, printed only */
+	r1 = run_load(l, 2000, 1, &seq);
+	r64 = run_load(l, 20000, 64, &seq);
+	r256 = run_load(l, 20000, 256, &seq);
+	printf("commits/s: 1 in flight %.0f, 64 in flight %.0f, 256 in flight %.0f\n", r1, r64,
+	       r256);
+	want = l->kv.applied;
+	assert_true(run_until(pred_converged, &want, 20000));
+	assert_int_equal(live_results, 0);
+
+	/* close: new work refused at once, leadership reported lost once */
+	l->closing = true;
+	node_close(l->node, close_cb, l);
+	rv = node_propose(l->node, (const uint8_t *)"x", 1, load_cb, NULL);
+	assert_int_equal(rv, CF_ESHUTDOWN);
+	assert_int_equal(node_read_barrier(l->node, read_cb, &rd), CF_ESHUTDOWN);
+	assert_int_equal(l->leader_false, 1);
+
+	/* failover: the other two elect a new leader and keep committing */
+	t0 = uv_hrtime();
+	assert_true(run_until(pred_leader, NULL, 10000));
+	l2 = leader();
+	assert_true(l2 != l);
+	printf("new leader node %llu %.0f ms after closing the old one\n",
+	       (unsigned long long)(l2 - M + 1), (double)(uv_hrtime() - t0) / 1e6);
+	run_load(l2, 500, 16, &seq);
+	want = l2->kv.applied;
+	assert_true(run_until(pred_converged_open, &want, 10000));
+	assert_true(l->closed);
+	close_all();
+	assert_int_equal(l->leader_false, 1);
+	assert_int_equal(l2->leader_false, 1);
+	assert_int_equal(live_results, 0);
+	nftw(base_dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_transport, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cluster, setup, teardown),
+	};
+
+	return cmocka_run_group_tests_name("node_cluster", tests, NULL, NULL);
+}

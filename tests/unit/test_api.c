@@ -51,7 +51,7 @@ static void no_canary(const void *buf, size_t n)
 static void result_no_canary(const struct fsm_result *r)
 {
 	no_canary(r, sizeof(*r));
-	no_canary(r->status.message, strlen(r->status.message));
+	no_canary(r->status.message, strnlen(r->status.message, sizeof(r->status.message)));
 	if (r->arn)
 		no_canary(r->arn, strlen(r->arn));
 	if (r->version_id)

@@ -23,21 +23,15 @@
 
 static void fail_call(struct call *call, const char *why)
 {
+	Coffer__Envelope env = COFFER__ENVELOPE__INIT;
+	Coffer__Error err = COFFER__ERROR__INIT;
 	char msg[200];
 
-	if (call->done != NULL) {
-		Coffer__Envelope env = COFFER__ENVELOPE__INIT;
-		Coffer__Error err = COFFER__ERROR__INIT;
-
-		err.type = "ServiceUnavailableException";
-		err.message = (char *)why;
-		env.error = &err;
-		call->done(call, &env);
-		call_free(call);
-		return;
-	}
 	snprintf(msg, sizeof(msg), "could not reach the leader (%s); retry", why);
-	rpc_answer(call, "ServiceUnavailableException", msg, NULL);
+	err.type = "ServiceUnavailableException";
+	err.message = call->done != NULL && call->api == NULL ? (char *)why : msg;
+	env.error = &err;
+	call_complete(call, &env);
 }
 
 static int send_call(struct peer *p, struct call *call)
@@ -94,14 +88,8 @@ static int peer_frame(void *data, const uint8_t *body, size_t len)
 		return CF_EPROTO;
 	}
 	call = take_pending(p, env->call_id);
-	if (call != NULL) {
-		if (call->done != NULL) {
-			call->done(call, env);
-			call_free(call);
-		} else {
-			rpc_relay(call, env);
-		}
-	}
+	if (call != NULL)
+		call_complete(call, env);
 	coffer__envelope__free_unpacked(env, &secmem_pb_allocator);
 	return 0;
 }

@@ -17,6 +17,8 @@
 
 #include "api/api.h"
 #include "auth/auth.h"
+#include "crypto/sign.h"
+#include "metrics/metrics.h"
 #include "fsm/fsm.h"
 #include "net/frame.h"
 #include "net/net.h"
@@ -69,6 +71,34 @@ static void send_envelope(struct net_conn *conn, const Coffer__Envelope *env)
 	secbuf_free(&out);
 }
 
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void call_complete(struct call *call, const Coffer__Envelope *answer)
+{
+	if (call->api != NULL)
+		metrics_request(call->api, call->op_name,
+				answer->error ? (answer->error->type ? answer->error->type : "error")
+					      : "ok",
+				(double)(mono_ns() - call->start_ns) / 1e9);
+	if (call->done != NULL) {
+		call->done(call, answer);
+	} else {
+		Coffer__Envelope env = *answer;
+
+		env.has_call_id = 1;
+		env.call_id = call->call_id;
+		env.has_forwarded = 0;
+		send_envelope(call->conn, &env);
+	}
+	call_free(call);
+}
+
 void rpc_answer(struct call *call, const char *err_type, const char *err_msg,
 		const struct secbuf *payload)
 {
@@ -86,22 +116,12 @@ void rpc_answer(struct call *call, const char *err_type, const char *err_msg,
 		env.payload.data = payload->data;
 		env.payload.len = payload->len;
 	}
-	if (call->done != NULL)
-		call->done(call, &env); /* internal call answered locally */
-	else
-		send_envelope(call->conn, &env);
-	call_free(call);
+	call_complete(call, &env);
 }
 
 void rpc_relay(struct call *call, const Coffer__Envelope *answer)
 {
-	Coffer__Envelope env = *answer;
-
-	env.has_call_id = 1;
-	env.call_id = call->call_id;
-	env.has_forwarded = 0;
-	send_envelope(call->conn, &env);
-	call_free(call);
+	call_complete(call, answer);
 }
 
 static void answer_reply(struct call *call, const struct api_reply *r)
@@ -266,6 +286,8 @@ static int handle_frame(void *data, const uint8_t *body, size_t len)
 	}
 	call->s = s;
 	call->conn = conn;
+	call->api = "rpc";
+	call->start_ns = mono_ns();
 	net_conn_ref(conn);
 	call->call_id = env->call_id;
 	op_name = env->operation ? env->operation : "";
@@ -365,6 +387,79 @@ static void on_close(struct net_conn *conn)
 	frame_decoder_release(&rc->dec);
 	free(rc);
 	net_conn_set_user(conn, NULL);
+}
+
+int rpc_internal_envelope(struct server *s, const char *op, const uint8_t *payload, size_t n,
+			  struct secbuf *out)
+{
+	Coffer__Envelope env = COFFER__ENVELOPE__INIT;
+	Coffer__Auth auth = COFFER__AUTH__INIT;
+	char date[SIGN_DATE_LEN + 1], sig[SIGN_HEX_LEN + 1];
+	int rv;
+
+	sign_format_date(time(NULL), date);
+	rv = sign_request(auth_root_access_key_id(s->auth), auth_root_secret_key(s->auth), date,
+			  s->cfg->region, op, payload, n, sig);
+	if (rv != 0)
+		return rv;
+	auth.access_key_id = (char *)auth_root_access_key_id(s->auth);
+	auth.date = date;
+	auth.region = s->cfg->region;
+	auth.signature = sig;
+	env.has_call_id = 1;
+	env.operation = (char *)op;
+	env.auth = &auth;
+	env.has_payload = 1;
+	env.payload.data = (uint8_t *)payload;
+	env.payload.len = n;
+	env.has_forwarded = 1;
+	env.forwarded = 1;
+	return secmem_pb_pack(&env.base, out);
+}
+
+void rpc_submit(struct server *s, const char *api, const char *op, const uint8_t *payload,
+		size_t n, call_done_cb done, void *data)
+{
+	struct call *call = calloc(1, sizeof(*call));
+	Coffer__Envelope env = COFFER__ENVELOPE__INIT;
+	Coffer__Error err = COFFER__ERROR__INIT;
+
+	if (call == NULL) {
+		struct call tmp = {0};
+
+		/* answer without a call object: out of memory */
+		tmp.s = s;
+		tmp.done_data = data;
+		err.type = "InternalServiceError";
+		err.message = "out of memory";
+		env.error = &err;
+		done(&tmp, &env);
+		return;
+	}
+	call->s = s;
+	call->api = api;
+	call->start_ns = mono_ns();
+	call->done = done;
+	call->done_data = data;
+	snprintf(call->op_name, sizeof(call->op_name), "%s", op);
+	if (secbuf_dup(&call->payload, payload ? payload : (const uint8_t *)"", n) != 0) {
+		rpc_answer(call, "InternalServiceError", "out of memory", NULL);
+		return;
+	}
+	call->op = api_find(op);
+	if (call->op == NULL) {
+		char msg[128];
+
+		snprintf(msg, sizeof(msg), "unknown operation '%.64s'", op);
+		rpc_answer(call, "UnknownOperationException", msg, NULL);
+		return;
+	}
+	if (!node_is_leader(s->node) &&
+	    rpc_internal_envelope(s, op, call->payload.data, call->payload.len, &call->envelope) != 0) {
+		rpc_answer(call, "InternalServiceError", "could not sign the relayed request", NULL);
+		return;
+	}
+	route(call, false);
 }
 
 static const struct net_proto rpc_proto = {on_open, on_data, on_close};

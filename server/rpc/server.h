@@ -77,8 +77,10 @@ struct call {
 	uint64_t peer_id;         /* id on the peer link */
 	uint64_t deadline_ms;
 	bool sent;
-	call_done_cb done;        /* internal calls */
+	call_done_cb done;        /* internal and submitted calls */
 	void *done_data;
+	const char *api;          /* "rpc" or "aws": counted in metrics; NULL = internal */
+	uint64_t start_ns;
 };
 
 /* rpc.c */
@@ -88,7 +90,24 @@ void rpc_answer(struct call *call, const char *err_type, const char *err_msg,
 		const struct secbuf *payload);
 /* Relay a peer's answer (already an envelope) to the call's client. */
 void rpc_relay(struct call *call, const Coffer__Envelope *answer);
+/* Finish a call with an answer envelope (borrowed): count it, hand it to
+ * done() or send it to the client under the client's call id, free call. */
+void call_complete(struct call *call, const Coffer__Envelope *answer);
 void call_free(struct call *call);
+
+/* Submit an already-authenticated call from another front end (the AWS
+ * endpoint): operation name and packed request payload (both copied).
+ * done(call, answer) runs exactly once, possibly before rpc_submit
+ * returns, with the answer envelope (payload or error); call->done_data is
+ * data. On a follower the call is relayed to the leader, signed with this
+ * node's credentials. api is the metrics label ("aws"). */
+void rpc_submit(struct server *s, const char *api, const char *op, const uint8_t *payload,
+		size_t n, call_done_cb done, void *data);
+
+/* Build a forwarded envelope for op signed with this node's root
+ * credentials (for relays and internal calls) into out (secure). */
+int rpc_internal_envelope(struct server *s, const char *op, const uint8_t *payload, size_t n,
+			  struct secbuf *out);
 
 /* peer.c */
 void peers_init(struct server *s);

@@ -10,8 +10,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "auth/auth.h"
-#include "crypto/sign.h"
 #include "fsm/fsm.h"
 #include "node/node.h"
 #include "rpc/server.h"
@@ -95,37 +93,17 @@ static void member_answered(struct call *call, const Coffer__Envelope *answer)
 static struct call *internal_call(struct server *s, const char *op, const uint8_t *payload,
 				  size_t len)
 {
-	Coffer__Envelope env = COFFER__ENVELOPE__INIT;
-	Coffer__Auth auth = COFFER__AUTH__INIT;
-	char date[SIGN_DATE_LEN + 1], sig[SIGN_HEX_LEN + 1];
 	struct call *call = calloc(1, sizeof(*call));
 
 	if (call == NULL)
 		return NULL;
-	sign_format_date(time(NULL), date);
-	if (sign_request(auth_root_access_key_id(s->auth), auth_root_secret_key(s->auth), date,
-			 s->cfg->region, op, payload, len, sig) != 0)
-		goto fail;
-	auth.access_key_id = (char *)auth_root_access_key_id(s->auth);
-	auth.date = date;
-	auth.region = s->cfg->region;
-	auth.signature = sig;
-	env.has_call_id = 1;
-	env.operation = (char *)op;
-	env.auth = &auth;
-	env.has_payload = 1;
-	env.payload.data = (uint8_t *)payload;
-	env.payload.len = len;
-	env.has_forwarded = 1;
-	env.forwarded = 1;
 	call->s = s;
 	snprintf(call->op_name, sizeof(call->op_name), "%s", op);
-	if (secmem_pb_pack(&env.base, &call->envelope) != 0)
-		goto fail;
+	if (rpc_internal_envelope(s, op, payload, len, &call->envelope) != 0) {
+		call_free(call);
+		return NULL;
+	}
 	return call;
-fail:
-	call_free(call);
-	return NULL;
 }
 
 void status_cluster(struct call *client)

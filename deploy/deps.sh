@@ -25,6 +25,11 @@ for p in "${PKGS[@]}"; do
     missing+=("$p")
   fi
 done
+# Node.js and npm for the AWS JavaScript SDK smoke test: Debian's packages,
+# unless the machine already has both commands (e.g. a newer Node.js).
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  missing+=(nodejs npm)
+fi
 raft_ok=0
 if dpkg-query -W -f='${Status} ${Version}' libraft-dev 2>/dev/null |
    grep -q "install ok installed ${RAFT_VERSION}"; then

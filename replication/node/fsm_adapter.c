@@ -1,18 +1,22 @@
 /*
  * fsm_adapter: node_fsm -> raft_fsm, entry framing, proposals.
  *
- * Happy path: node__propose frames the command, links a node_proposal into
- * the pending list and calls raft_apply(n = 1). When the entry commits, raft
- * calls adapterApply on every node; on the proposer it finds the proposal
- * by seq and parks the FSM result there; raft then fires applyCb, which
- * hands (0, result) to the caller.
+ * Happy path: node__enqueue copies the command into a node_proposal, gives
+ * it the next seq and links it into the pending list and the queue;
+ * node__flush packs the queue into entries (v1 for one command, v2 for a
+ * batch) and calls raft_apply(n = 1) per entry. When the entry commits, raft
+ * calls adapterApply on every node, which applies each command in order; on
+ * the proposer it finds each proposal by seq and parks the FSM result there;
+ * raft then fires entryCb once, which hands (0, result) to every proposal of
+ * the entry. node__propose is the same with one command, proposed at once.
  *
- * Failure modes: raft_apply fails synchronously (no callback; the buffer is
- * freed here unless raft already took it, see below); raft fails the request
+ * Failure modes: raft_apply fails synchronously (node__propose: no callback;
+ * node__flush: every command of the entry gets the error once; the buffer is
+ * freed here unless raft already took it, see below); raft fails the entry
  * later with RAFT_LEADERSHIPLOST (outcome unknown: CF_ELEADERSHIPLOST, or
- * CF_ESHUTDOWN while the node is closing), unless the entry was applied here
- * first, in which case the real outcome is reported; malformed entries are
- * skipped deterministically.
+ * CF_ESHUTDOWN while the node is closing) for every command of it, except
+ * those applied here first, which report their real outcome; malformed
+ * entries are skipped as a whole, deterministically.
  */
 #include "node/fsm_adapter.h"
 
@@ -123,6 +127,85 @@ int node__entry_decode(const void *buf, size_t buf_len, uint64_t *proposer, uint
 	return 0;
 }
 
+int node__batch_encode(uint64_t proposer, const struct node_cmd *cmds, unsigned n,
+		       struct raft_buffer *out)
+{
+	size_t total = NODE_BATCH_HEADER, off;
+	uint8_t *p;
+	unsigned i;
+
+	if (n == 0 || cmds == NULL)
+		return CF_EINVAL;
+	for (i = 0; i < n; i++) {
+		if (cmds[i].len > NODE_MAX_COMMAND || (cmds[i].cmd == NULL && cmds[i].len > 0))
+			return cmds[i].len > NODE_MAX_COMMAND ? CF_ETOOBIG : CF_EINVAL;
+		total += NODE_BATCH_CMD_HEADER + pad8(cmds[i].len);
+	}
+	if (total > UINT32_MAX)
+		return CF_ETOOBIG;
+	p = raft_calloc(1, total); /* zeroed: padding and reserved words */
+	if (p == NULL)
+		return CF_ENOMEM;
+	put32(p, NODE_BATCH_MAGIC);
+	put32(p + 4, n);
+	put64(p + 8, proposer);
+	off = NODE_BATCH_HEADER;
+	for (i = 0; i < n; i++) {
+		put64(p + off, cmds[i].seq);
+		put32(p + off + 8, (uint32_t)cmds[i].len);
+		off += NODE_BATCH_CMD_HEADER;
+		if (cmds[i].len > 0)
+			memcpy(p + off, cmds[i].cmd, cmds[i].len);
+		off += pad8(cmds[i].len);
+	}
+	out->base = p;
+	out->len = total;
+	return 0;
+}
+
+int node__batch_next(const void *buf, size_t buf_len, size_t *off, struct node_cmd *out)
+{
+	const uint8_t *p = buf;
+	size_t o = *off;
+	uint32_t n;
+
+	if (p == NULL || o > buf_len || buf_len - o < NODE_BATCH_CMD_HEADER)
+		return CF_EPROTO;
+	n = get32(p + o + 8);
+	if (get32(p + o + 12) != 0 || n > NODE_MAX_COMMAND ||
+	    pad8(n) > buf_len - o - NODE_BATCH_CMD_HEADER)
+		return CF_EPROTO;
+	out->seq = get64(p + o);
+	out->cmd = p + o + NODE_BATCH_CMD_HEADER;
+	out->len = n;
+	*off = o + NODE_BATCH_CMD_HEADER + pad8(n);
+	return 0;
+}
+
+int node__batch_check(const void *buf, size_t buf_len, uint64_t *proposer, unsigned *count)
+{
+	const uint8_t *p = buf;
+	struct node_cmd c;
+	size_t off = NODE_BATCH_HEADER;
+	uint32_t n, i;
+
+	if (p == NULL || buf_len < NODE_BATCH_HEADER || get32(p) != NODE_BATCH_MAGIC)
+		return CF_EPROTO;
+	n = get32(p + 4);
+	/* every command takes at least a command header: bounds the loop */
+	if (n == 0 || n > (buf_len - NODE_BATCH_HEADER) / NODE_BATCH_CMD_HEADER)
+		return CF_EPROTO;
+	for (i = 0; i < n; i++) {
+		if (node__batch_next(buf, buf_len, &off, &c) != 0)
+			return CF_EPROTO;
+	}
+	if (off != buf_len)
+		return CF_EPROTO; /* trailing bytes */
+	*proposer = get64(p + 8);
+	*count = n;
+	return 0;
+}
+
 /* ---- pending list --------------------------------------------------- */
 
 static void pending_link(struct node_adapter *a, struct node_proposal *p)
@@ -147,48 +230,46 @@ static void pending_unlink(struct node_adapter *a, struct node_proposal *p)
 		p->next->prev = p->prev;
 	else
 		a->tail = p->prev;
+	if (a->hint == p)
+		a->hint = p->next;
 	p->prev = p->next = NULL;
 	a->n_pending--;
 }
 
 /* Seqs ascend along the list and entries apply in log order, so the match
- * is normally the head. */
+ * is normally the head, or, inside a batch, right after the previous match
+ * (the hint). */
 static struct node_proposal *pending_find(struct node_adapter *a, uint64_t seq)
 {
-	struct node_proposal *p;
+	struct node_proposal *p = a->head;
 
-	for (p = a->head; p != NULL && p->seq <= seq; p = p->next) {
-		if (p->seq == seq)
+	if (a->hint != NULL && a->hint->seq <= seq)
+		p = a->hint;
+	for (; p != NULL && p->seq <= seq; p = p->next) {
+		if (p->seq == seq) {
+			a->hint = p->next;
 			return p;
+		}
 	}
 	return NULL;
 }
 
 /* ---- raft_fsm hooks ------------------------------------------------- */
 
-static int adapterApply(struct raft_fsm *fsm, const struct raft_buffer *buf, void **result)
+/* Apply one command; park its result with its proposal or free it. */
+static int apply_one(struct node_adapter *a, uint64_t proposer, uint64_t seq,
+		     const uint8_t *cmd, size_t len)
 {
-	struct node_adapter *a = fsm->data;
 	struct node_proposal *p = NULL;
-	uint64_t proposer, seq;
-	const uint8_t *cmd;
-	size_t len;
 	void *res = NULL;
 	int rv;
 
-	*result = NULL; /* raft never carries a result: see the header */
-	if (node__entry_decode(buf->base, buf->len, &proposer, &seq, &cmd, &len) != 0) {
-		a->n_malformed++;
-		logw("raft: skipping malformed entry of %zu bytes", buf->len);
-		return 0;
-	}
 	rv = a->fsm.apply(a->fsm.ctx, cmd, len, &res);
 	if (rv != 0) {
-		/* raft keeps the entry and retries it on the next commit. */
 		loge("raft: fsm apply failed: %s", cf_strerror(rv));
 		if (res != NULL && a->fsm.result_free != NULL)
 			a->fsm.result_free(res);
-		return RAFT_IOERR;
+		return rv;
 	}
 	a->n_applied++;
 	if (proposer == a->id)
@@ -200,6 +281,57 @@ static int adapterApply(struct raft_fsm *fsm, const struct raft_buffer *buf, voi
 		a->fsm.result_free(res);
 	}
 	return 0;
+}
+
+static int apply_batch(struct node_adapter *a, const struct raft_buffer *buf, uint64_t proposer,
+		       unsigned count)
+{
+	struct node_cmd c;
+	size_t off = NODE_BATCH_HEADER;
+	uint64_t first = 0;
+	unsigned i, start = 0;
+
+	for (i = 0; i < count; i++) {
+		node__batch_next(buf->base, buf->len, &off, &c); /* checked */
+		if (i == 0) {
+			first = c.seq;
+			if (a->resume && a->resume_proposer == proposer && a->resume_seq == first)
+				start = a->resume_at;
+			a->resume = false;
+		}
+		if (i < start)
+			continue; /* applied before the failed attempt */
+		if (apply_one(a, proposer, c.seq, c.cmd, c.len) != 0) {
+			/* raft keeps the entry and retries it: resume here */
+			a->resume = true;
+			a->resume_proposer = proposer;
+			a->resume_seq = first;
+			a->resume_at = i;
+			return RAFT_IOERR;
+		}
+	}
+	return 0;
+}
+
+static int adapterApply(struct raft_fsm *fsm, const struct raft_buffer *buf, void **result)
+{
+	struct node_adapter *a = fsm->data;
+	uint64_t proposer, seq;
+	const uint8_t *cmd;
+	unsigned count;
+	size_t len;
+
+	*result = NULL; /* raft never carries a result: see the header */
+	if (node__batch_check(buf->base, buf->len, &proposer, &count) == 0)
+		return apply_batch(a, buf, proposer, count);
+	a->resume = false;
+	if (node__entry_decode(buf->base, buf->len, &proposer, &seq, &cmd, &len) != 0) {
+		a->n_malformed++;
+		logw("raft: skipping malformed entry of %zu bytes", buf->len);
+		return 0;
+	}
+	/* raft keeps the entry and retries it on the next commit. */
+	return apply_one(a, proposer, seq, cmd, len) != 0 ? RAFT_IOERR : 0;
 }
 
 /* Buffers: [0] header, [1] state from node_fsm.snapshot, [2] padding. */
@@ -287,6 +419,7 @@ static int adapterRestore(struct raft_fsm *fsm, struct raft_buffer *buf)
 		return RAFT_MALFORMED; /* raft frees buf */
 	}
 	a->n_restores++;
+	a->resume = false;
 	raft_free(buf->base); /* ours after success */
 	return 0;
 }
@@ -317,64 +450,221 @@ void node__adapter_init(struct node_adapter *a, const struct node_fsm *fsm, uint
 
 /* ---- proposals ------------------------------------------------------ */
 
-static void applyCb(struct raft_apply *req, int status, void *result)
+static int proposal_status(struct node_adapter *a, const struct node_proposal *p, int status)
 {
-	struct node_proposal *p = NODE_CONTAINER_OF(req, struct node_proposal, req);
-	struct node_adapter *a = p->a;
-	int st;
-
-	(void)result; /* always NULL: adapterApply keeps results to itself */
-	pending_unlink(a, p);
-	if (p->applied) {
-		st = 0; /* applied here: the outcome is known whatever raft says */
-	} else if (status == 0) {
+	if (p->applied)
+		return 0; /* applied here: the outcome is known whatever raft says */
+	if (status == 0) {
 		/* Cannot happen: raft fires 0 only after applying the entry on
-		 * this node, where adapterApply found the proposal. */
+		 * this node, where adapterApply found the proposal (unless the
+		 * entry was malformed, which ours never are). */
 		loge("raft: request completed without being applied");
-		st = CF_ERAFT;
-	} else if (status == RAFT_LEADERSHIPLOST && a->shutting_down) {
-		st = CF_ESHUTDOWN;
-	} else {
-		st = node__raft_error(status);
+		return CF_ERAFT;
 	}
-	p->cb(p->data, st, st == 0 ? p->result : NULL);
-	free(p);
+	if (status == RAFT_LEADERSHIPLOST && a->shutting_down)
+		return CF_ESHUTDOWN;
+	return node__raft_error(status);
 }
 
-int node__propose(struct node_adapter *a, struct raft *r, const uint8_t *cmd, size_t len,
-		  node_apply_cb cb, void *data)
+/* Fire the callbacks of a list of proposals (linked by enext), each once,
+ * with st, or with 0 and the result for those applied here. */
+static void complete_list(struct node_adapter *a, struct node_proposal *head, int raft_status,
+			  int st_if_not_applied)
+{
+	struct node_proposal *p, *next;
+	int st;
+
+	/* Unlink them all first: a callback may enqueue or flush again. */
+	for (p = head; p != NULL; p = p->enext)
+		pending_unlink(a, p);
+	for (p = head; p != NULL; p = next) {
+		next = p->enext;
+		st = raft_status >= 0 ? proposal_status(a, p, raft_status)
+				      : (p->applied ? 0 : st_if_not_applied);
+		p->cb(p->data, st, st == 0 ? p->result : NULL);
+		free(p);
+	}
+}
+
+static void entryCb(struct raft_apply *req, int status, void *result)
+{
+	struct node_entry *e = NODE_CONTAINER_OF(req, struct node_entry, req);
+	struct node_adapter *a = e->a;
+	struct node_proposal *head = e->head;
+
+	(void)result; /* always NULL: adapterApply keeps results to itself */
+	free(e);
+	complete_list(a, head, status, 0);
+}
+
+static struct node_proposal *proposal_new(struct node_adapter *a, const uint8_t *cmd,
+					  size_t len, node_apply_cb cb, void *data, int *rv)
 {
 	struct node_proposal *p;
-	struct raft_buffer buf;
-	raft_index last;
-	int rv;
 
-	if (cb == NULL || (cmd == NULL && len > 0))
-		return CF_EINVAL;
-	p = calloc(1, sizeof *p);
-	if (p == NULL)
-		return CF_ENOMEM;
+	*rv = 0;
+	if (cb == NULL || (cmd == NULL && len > 0)) {
+		*rv = CF_EINVAL;
+		return NULL;
+	}
+	if (len > NODE_MAX_COMMAND) {
+		*rv = CF_ETOOBIG;
+		return NULL;
+	}
+	p = malloc(sizeof *p + len);
+	if (p == NULL) {
+		*rv = CF_ENOMEM;
+		return NULL;
+	}
+	memset(p, 0, sizeof *p);
 	p->a = a;
 	p->seq = a->next_seq++;
 	p->cb = cb;
 	p->data = data;
-	rv = node__entry_encode(a->id, p->seq, cmd, len, &buf);
+	p->len = len;
+	if (len > 0)
+		memcpy(p->cmd, cmd, len);
+	pending_link(a, p);
+	return p;
+}
+
+/* raft_apply one entry carrying the n proposals from head (enext list).
+ * On failure nothing is called back and the buffer is released. */
+static int entry_submit(struct node_adapter *a, struct raft *r, struct node_proposal *head,
+			unsigned n)
+{
+	struct node_cmd cmds_small[1], *cmds = cmds_small;
+	struct node_proposal *p;
+	struct node_entry *e;
+	struct raft_buffer buf;
+	raft_index last;
+	unsigned i;
+	int rv;
+
+	e = calloc(1, sizeof *e);
+	if (e == NULL)
+		return CF_ENOMEM;
+	if (n == 1) {
+		rv = node__entry_encode(a->id, head->seq, head->cmd, head->len, &buf);
+	} else {
+		cmds = malloc(n * sizeof *cmds);
+		if (cmds == NULL) {
+			free(e);
+			return CF_ENOMEM;
+		}
+		for (i = 0, p = head; i < n; i++, p = p->enext) {
+			cmds[i].seq = p->seq;
+			cmds[i].cmd = p->cmd;
+			cmds[i].len = p->len;
+		}
+		rv = node__batch_encode(a->id, cmds, n, &buf);
+		free(cmds);
+	}
 	if (rv != 0) {
-		free(p);
+		free(e);
 		return rv;
 	}
-	pending_link(a, p);
+	e->a = a;
+	e->head = head;
+	e->n = n;
 	last = raft_last_index(r);
-	rv = raft_apply(r, &p->req, &buf, 1, applyCb);
+	rv = raft_apply(r, &e->req, &buf, 1, entryCb);
 	if (rv != 0) {
 		/* 0.22.1 frees the buffer itself once the entry reached its
 		 * log (an io failure after that); earlier rejections such as
 		 * RAFT_NOTLEADER leave it to us. The log grew iff it got in. */
 		if (raft_last_index(r) == last)
 			raft_free(buf.base);
-		pending_unlink(a, p);
-		free(p);
+		free(e);
 		return node__raft_error(rv);
 	}
 	return 0;
+}
+
+int node__enqueue(struct node_adapter *a, const uint8_t *cmd, size_t len, node_apply_cb cb,
+		  void *data)
+{
+	int rv;
+	struct node_proposal *p = proposal_new(a, cmd, len, cb, data, &rv);
+
+	if (p == NULL)
+		return rv;
+	p->enext = NULL;
+	if (a->qtail != NULL)
+		a->qtail->enext = p;
+	else
+		a->qhead = p;
+	a->qtail = p;
+	a->n_queued++;
+	return 0;
+}
+
+static struct node_proposal *queue_take(struct node_adapter *a)
+{
+	struct node_proposal *head = a->qhead;
+
+	a->qhead = a->qtail = NULL;
+	a->n_queued = 0;
+	return head;
+}
+
+unsigned node__flush(struct node_adapter *a, struct raft *r)
+{
+	struct node_proposal *rest = queue_take(a), *head, *p;
+	unsigned entries = 0, n;
+	size_t bytes;
+	int rv;
+
+	while (rest != NULL) {
+		/* cut the next entry off the front: at least one command */
+		head = rest;
+		n = 1;
+		bytes = NODE_BATCH_HEADER + NODE_BATCH_CMD_HEADER + pad8(head->len);
+		for (p = head; p->enext != NULL && n < NODE_BATCH_MAX_CMDS; p = p->enext) {
+			size_t more = NODE_BATCH_CMD_HEADER + pad8(p->enext->len);
+			if (bytes + more > NODE_BATCH_MAX_BYTES)
+				break;
+			bytes += more;
+			n++;
+		}
+		rest = p->enext;
+		p->enext = NULL;
+		rv = entry_submit(a, r, head, n);
+		if (rv != 0) {
+			/* the whole entry failed before reaching raft: every
+			 * command of it hears so once; the rest still tries
+			 * (raft refuses them the same way if it refused this) */
+			complete_list(a, head, -1, rv);
+			continue;
+		}
+		entries++;
+		a->n_entries++;
+		a->n_flushed += n;
+	}
+	return entries;
+}
+
+void node__fail_queued(struct node_adapter *a, int status)
+{
+	struct node_proposal *head = queue_take(a);
+
+	if (head != NULL)
+		complete_list(a, head, -1, status);
+}
+
+int node__propose(struct node_adapter *a, struct raft *r, const uint8_t *cmd, size_t len,
+		  node_apply_cb cb, void *data)
+{
+	int rv;
+	struct node_proposal *p = proposal_new(a, cmd, len, cb, data, &rv);
+
+	if (p == NULL)
+		return rv;
+	p->enext = NULL;
+	rv = entry_submit(a, r, p, 1);
+	if (rv != 0) {
+		pending_unlink(a, p);
+		free(p);
+	}
+	return rv;
 }

@@ -6,10 +6,27 @@
  * configuration once and starts. A uv_prepare_t looks at raft's state every
  * loop iteration: on gaining leadership it commits a barrier and only then
  * reports leader_cb(true); on losing it, it reports leader_cb(false) once and
- * fails the reads that were waiting. Proposals go through the adapter
- * (fsm_adapter.c). Reads are batched: at most one raft barrier is in flight;
- * reads arriving meanwhile wait for the next one, and each completed barrier
- * answers exactly the reads queued before it was issued.
+ * fails the reads that were waiting.
+ *
+ * End of iteration: proposals and reads are only queued when they arrive;
+ * a uv_check_t (right after polling, so in the very iteration in which the
+ * I/O callbacks queued them) flushes both. Proposals: the adapter packs the
+ * whole queue into as few raft entries as its caps allow (fsm_adapter.c),
+ * one raft_apply each, instead of one entry and one AppendEntries round per
+ * command. Reads: one raft barrier for every read queued so far, even if
+ * earlier barriers are still in flight (up to READ_PIPELINE_MAX; beyond
+ * that reads wait for a completion). Work queued outside polling (timers,
+ * prepare, other check handles, our own callbacks) starts a no-op uv_idle_t
+ * so that the poll of that iteration does not block and the check follows
+ * at once.
+ *
+ * Linearizability invariant for reads: a read is answered only by a barrier
+ * that was issued (raft_barrier called) after the read was queued. It holds
+ * because a barrier takes exactly the reads waiting at the moment it is
+ * issued and answers only those; a read queued later waits in n->waiting for
+ * a later barrier. The cluster test checks it read by read
+ * (node__read_stats_get: the issue number of the answering barrier is
+ * greater than the number of barriers issued when the read arrived).
  *
  * Failure modes: proposals and reads on a non-leader are refused at once
  * (CF_ENOTLEADER, no callback); requests in flight when leadership goes get
@@ -46,6 +63,7 @@
 #define INSTALL_SNAPSHOT_TIMEOUT_MS 5000
 #define CONNECT_RETRY_MS 100
 #define DRAIN_POLL_MS 5
+#define READ_PIPELINE_MAX 8 /* read barriers in flight at once */
 
 struct read_req {
 	struct read_req *next;
@@ -62,6 +80,9 @@ struct read_batch {
 	struct raft_barrier req;
 	struct node *n;
 	struct read_list reads;
+	uint64_t number;	  /* 1 + barriers issued for reads before it */
+	struct read_batch *next;  /* in flight, issue order */
+	bool attached;		  /* still in n->batches (reads not failed) */
 };
 
 /* The barrier committed after gaining leadership. */
@@ -82,6 +103,8 @@ struct node {
 	struct node_adapter adapter;
 	struct raft raft;
 	uv_prepare_t prepare;
+	uv_check_t check;	/* end of iteration: flush proposals and reads */
+	uv_idle_t idle;		/* active while work waits for the check */
 	uv_timer_t drain_timer;
 	unsigned handles_open;
 	node_leader_cb leader_cb;
@@ -92,10 +115,13 @@ struct node {
 	uint64_t gain_gen;
 	bool reported_leader;
 
-	struct read_list waiting; /* not yet covered by an issued barrier */
-	struct read_batch *batch; /* in flight, NULL if none */
-	unsigned n_barriers;	  /* raft barriers whose callback is pending */
-	uint64_t n_read_barriers, n_reads_served;
+	struct read_list waiting;  /* not yet covered by an issued barrier */
+	struct read_batch *batches, *batches_tail; /* attached, in flight */
+	unsigned n_read_inflight;  /* attached read barriers */
+	unsigned n_barriers;	   /* raft barriers whose callback is pending */
+	uint64_t n_read_barriers, n_read_barriers_done, n_reads_served;
+	uint64_t answering;	   /* number of the barrier answering now, or 0 */
+	unsigned max_read_inflight;
 
 	enum close_state close_state;
 	uint64_t drain_deadline;
@@ -137,17 +163,21 @@ static void reads_answer(struct node *n, struct read_list l, int status)
 	}
 }
 
-/* Fail every read not yet answered (waiting, and those of the barrier in
- * flight, which is detached and only freed when raft calls back). */
+/* Fail every read not yet answered (waiting, and those of the barriers in
+ * flight, which are detached and only freed when raft calls back). */
 static void reads_fail_all(struct node *n, int status)
 {
 	struct read_list l = list_take(&n->waiting);
+	struct read_batch *b, *next;
 
-	if (n->batch != NULL) {
-		struct read_list b = list_take(&n->batch->reads);
-		n->batch = NULL;
-		reads_answer(n, b, status);
+	for (b = n->batches; b != NULL; b = next) {
+		next = b->next;
+		b->attached = false;
+		b->next = NULL;
+		reads_answer(n, list_take(&b->reads), status);
 	}
+	n->batches = n->batches_tail = NULL;
+	n->n_read_inflight = 0;
 	reads_answer(n, l, status);
 }
 
@@ -155,7 +185,7 @@ static void maybe_finish_close(struct node *n);
 
 static void batch_cb(struct raft_barrier *req, int status);
 
-/* Issue one barrier for everything waiting. */
+/* Issue one barrier for everything waiting (see the invariant on top). */
 static int batch_issue(struct node *n)
 {
 	struct read_batch *b = calloc(1, sizeof *b);
@@ -165,16 +195,42 @@ static int batch_issue(struct node *n)
 		return CF_ENOMEM;
 	b->n = n;
 	b->reads = list_take(&n->waiting);
+	b->number = n->n_read_barriers + 1;
 	rv = raft_barrier(&n->raft, &b->req, batch_cb);
 	if (rv != 0) {
 		n->waiting = b->reads;
 		free(b);
 		return node__raft_error(rv);
 	}
-	n->batch = b;
+	b->attached = true;
+	if (n->batches_tail != NULL)
+		n->batches_tail->next = b;
+	else
+		n->batches = b;
+	n->batches_tail = b;
+	n->n_read_inflight++;
+	if (n->n_read_inflight > n->max_read_inflight)
+		n->max_read_inflight = n->n_read_inflight;
 	n->n_barriers++;
 	n->n_read_barriers++;
 	return 0;
+}
+
+static void batch_detach(struct node *n, struct read_batch *b)
+{
+	struct read_batch **pp, *prev = NULL;
+
+	for (pp = &n->batches; *pp != NULL; prev = *pp, pp = &(*pp)->next) {
+		if (*pp == b) {
+			*pp = b->next;
+			if (n->batches_tail == b)
+				n->batches_tail = prev;
+			break;
+		}
+	}
+	b->next = NULL;
+	b->attached = false;
+	n->n_read_inflight--;
 }
 
 static void batch_cb(struct raft_barrier *req, int status)
@@ -182,22 +238,21 @@ static void batch_cb(struct raft_barrier *req, int status)
 	struct read_batch *b = NODE_CONTAINER_OF(req, struct read_batch, req);
 	struct node *n = b->n;
 	struct read_list done = list_take(&b->reads);
-	int st = 0, rv;
+	uint64_t number = b->number;
+	int st = 0;
 
 	n->n_barriers--;
+	n->n_read_barriers_done++;
 	if (status != 0)
 		st = n->close_state != C_OPEN ? CF_ESHUTDOWN : CF_ELEADERSHIPLOST;
-	if (n->batch == b) {
-		n->batch = NULL;
-		/* Reads that arrived while this barrier flew: the next one. */
-		if (n->waiting.head != NULL) {
-			rv = node_is_leader(n) ? batch_issue(n) : CF_ELEADERSHIPLOST;
-			if (rv != 0)
-				reads_answer(n, list_take(&n->waiting), rv);
-		}
-	}
+	if (b->attached)
+		batch_detach(n, b);
 	free(b);
+	/* Reads queued meanwhile are issued by the check of this iteration
+	 * (we are inside polling); a slot just became free for them. */
+	n->answering = number;
 	reads_answer(n, done, st);
+	n->answering = 0;
 	maybe_finish_close(n);
 }
 
@@ -311,6 +366,8 @@ static void node_raft_close_cb(struct raft *r)
 	n->close_state = C_CLOSED;
 	if (n->handles_open > 0) {
 		uv_close((uv_handle_t *)&n->prepare, handle_close_cb);
+		uv_close((uv_handle_t *)&n->check, handle_close_cb);
+		uv_close((uv_handle_t *)&n->idle, handle_close_cb);
 		uv_close((uv_handle_t *)&n->drain_timer, handle_close_cb);
 	}
 	maybe_finish_close(n);
@@ -321,6 +378,8 @@ static void close_progress(struct node *n)
 {
 	if (n->close_state != C_DRAINING)
 		return;
+	/* accepted but never proposed: certainly not committed */
+	node__fail_queued(&n->adapter, CF_ESHUTDOWN);
 	if (n->adapter.n_pending > 0 && uv_now(n->loop) < n->drain_deadline)
 		return;
 	if (n->adapter.n_pending > 0)
@@ -345,6 +404,38 @@ static void prepare_cb(uv_prepare_t *p)
 		return;
 	}
 	watch_leadership(n);
+}
+
+static void idle_cb(uv_idle_t *h)
+{
+	(void)h; /* only keeps the poll from blocking */
+}
+
+static void want_flush(struct node *n)
+{
+	if (!uv_is_active((uv_handle_t *)&n->idle))
+		uv_idle_start(&n->idle, idle_cb);
+}
+
+/* End of the loop iteration: everything queued in it goes out now. */
+static void check_cb(uv_check_t *h)
+{
+	struct node *n = h->data;
+	int rv;
+
+	uv_idle_stop(&n->idle);
+	if (n->close_state != C_OPEN) {
+		node__fail_queued(&n->adapter, CF_ESHUTDOWN);
+		return;
+	}
+	if (n->adapter.n_queued > 0)
+		node__flush(&n->adapter, &n->raft); /* refusals call back here */
+	if (n->close_state != C_OPEN || n->waiting.head == NULL ||
+	    n->n_read_inflight >= READ_PIPELINE_MAX)
+		return; /* a completing barrier brings us back */
+	rv = node_is_leader(n) ? batch_issue(n) : CF_ELEADERSHIPLOST;
+	if (rv != 0)
+		reads_answer(n, list_take(&n->waiting), rv);
 }
 
 void node_close(struct node *n, void (*cb)(void *data), void *data)
@@ -538,9 +629,14 @@ int node_start(uv_loop_t *loop, const struct node_config *cfg, const struct node
 	uv_prepare_init(loop, &n->prepare);
 	n->prepare.data = n;
 	uv_prepare_start(&n->prepare, prepare_cb);
+	uv_check_init(loop, &n->check);
+	n->check.data = n;
+	uv_check_start(&n->check, check_cb);
+	uv_idle_init(loop, &n->idle);
+	n->idle.data = n;
 	uv_timer_init(loop, &n->drain_timer);
 	n->drain_timer.data = n;
-	n->handles_open = 2;
+	n->handles_open = 4;
 	*out = n;
 	return 0;
 }
@@ -549,17 +645,21 @@ int node_start(uv_loop_t *loop, const struct node_config *cfg, const struct node
 
 int node_propose(struct node *n, const uint8_t *cmd, size_t len, node_apply_cb cb, void *data)
 {
+	int rv;
+
 	if (n->close_state != C_OPEN)
 		return CF_ESHUTDOWN;
 	if (raft_state(&n->raft) != RAFT_LEADER)
 		return CF_ENOTLEADER;
-	return node__propose(&n->adapter, &n->raft, cmd, len, cb, data);
+	rv = node__enqueue(&n->adapter, cmd, len, cb, data);
+	if (rv == 0)
+		want_flush(n);
+	return rv;
 }
 
 int node_read_barrier(struct node *n, node_read_cb cb, void *data)
 {
 	struct read_req *r;
-	int rv;
 
 	if (n->close_state != C_OPEN)
 		return CF_ESHUTDOWN;
@@ -572,16 +672,8 @@ int node_read_barrier(struct node *n, node_read_cb cb, void *data)
 		return CF_ENOMEM;
 	r->cb = cb;
 	r->data = data;
-	list_push(&n->waiting, r);
-	if (n->batch != NULL)
-		return 0; /* rides on the next barrier */
-	rv = batch_issue(n);
-	if (rv != 0) {
-		/* Nothing else can be waiting when no barrier is in flight. */
-		n->waiting.head = n->waiting.tail = NULL;
-		free(r);
-		return rv;
-	}
+	list_push(&n->waiting, r); /* the next barrier issued covers it */
+	want_flush(n);
 	return 0;
 }
 
@@ -638,4 +730,20 @@ void node__read_stats(const struct node *n, uint64_t *barriers, uint64_t *reads)
 {
 	*barriers = n->n_read_barriers;
 	*reads = n->n_reads_served;
+}
+
+void node__read_stats_get(const struct node *n, struct node_read_stats *st)
+{
+	st->issued = n->n_read_barriers;
+	st->completed = n->n_read_barriers_done;
+	st->reads_served = n->n_reads_served;
+	st->in_flight = n->n_read_inflight;
+	st->max_in_flight = n->max_read_inflight;
+	st->answering = n->answering;
+}
+
+void node__propose_stats(const struct node *n, uint64_t *commands, uint64_t *entries)
+{
+	*commands = n->adapter.n_flushed;
+	*entries = n->adapter.n_entries;
 }

@@ -8,9 +8,12 @@
  *
  * test_cluster: three nodes (data dirs under /tmp, ports from a random base
  * in 20000-40000, retried on EADDRINUSE) elect a leader within 10 s, apply
- * 1000 proposals with 64 in flight identically everywhere, serve batched
- * read barriers (fewer barriers than reads), print commits/s at 1, 64 and
- * 256 in flight, and close cleanly (uv_loop_close succeeds: no handle left).
+ * 1000 proposals with 64 in flight identically everywhere (batched: fewer
+ * raft entries than commands), serve batched read barriers (fewer barriers
+ * than reads), pipeline read barriers (several in flight) while every read
+ * is answered only by a barrier issued after it arrived, print commits/s at
+ * 1, 64 and 256 in flight, and close cleanly (uv_loop_close succeeds: no
+ * handle left).
  * A watchdog bounds every wait.
  */
 #include <setjmp.h>
@@ -611,6 +614,41 @@ static bool pred_reads(void *arg)
 	return ((struct reads *)arg)->calls >= 200;
 }
 
+/* One read that checks the linearizability invariant itself. */
+struct pread {
+	struct node *node;
+	uint64_t issued_before; /* read barriers issued when it was queued */
+	int calls, status;
+	uint64_t answered_by;
+};
+static unsigned pread_violations;
+
+static void pread_cb(void *data, int status)
+{
+	struct pread *p = data;
+	struct node_read_stats st;
+
+	node__read_stats_get(p->node, &st);
+	p->calls++;
+	p->status = status;
+	p->answered_by = st.answering;
+	/* barriers are numbered in issue order: the one answering must have
+	 * been issued after this read was queued */
+	if (status == 0 && st.answering <= p->issued_before)
+		pread_violations++;
+}
+
+static bool pred_preads(void *arg)
+{
+	struct pread *p = arg;
+
+	for (int i = 0; i < 150; i++) {
+		if (p[i].calls == 0)
+			return false;
+	}
+	return true;
+}
+
 static void test_cluster(void **state)
 {
 	struct member *l, *l2;
@@ -659,6 +697,14 @@ static void test_cluster(void **state)
 	run_load(l, 1000, 64, &seq);
 	want = l->kv.applied;
 	assert_int_equal(want, 1000);
+	{
+		uint64_t cmds, entries;
+		node__propose_stats(l->node, &cmds, &entries);
+		printf("proposals: %llu commands in %llu raft entries\n",
+		       (unsigned long long)cmds, (unsigned long long)entries);
+		assert_int_equal(cmds, 1000);
+		assert_true(entries < cmds); /* batched */
+	}
 	assert_true(run_until(pred_converged, &want, 10000));
 	for (int i = 0; i < N; i++) {
 		node_get_status(M[i].node, &st);
@@ -681,7 +727,47 @@ static void test_cluster(void **state)
 	       (unsigned long long)barriers);
 	assert_int_equal(served, 200);
 	assert_true(barriers < served);
-	assert_true(barriers >= 2); /* a completed barrier issued the next one */
+	assert_true(barriers >= 2); /* one per burst at most, 10 bursts */
+	assert_true(barriers <= 10);
+
+	/* pipelined barriers: 50 loop iterations back to back, 3 reads queued
+	 * in each. Each iteration's check issues one barrier for its reads even
+	 * though earlier ones are still in flight (a barrier is a replicated
+	 * disk write: far slower than an iteration). */
+	{
+		static struct pread pr[150];
+		struct node_read_stats st0, rs;
+
+		memset(pr, 0, sizeof pr);
+		pread_violations = 0;
+		node__read_stats_get(l->node, &st0);
+		for (int it = 0; it < 50; it++) {
+			for (int k = 0; k < 3; k++) {
+				struct pread *p = &pr[it * 3 + k];
+				node__read_stats_get(l->node, &rs);
+				p->node = l->node;
+				p->issued_before = rs.issued;
+				assert_int_equal(node_read_barrier(l->node, pread_cb, p), 0);
+			}
+			uv_run(&loop, UV_RUN_NOWAIT);
+		}
+		assert_true(run_until(pred_preads, pr, 10000));
+		node__read_stats_get(l->node, &rs);
+		for (int i = 0; i < 150; i++) {
+			assert_int_equal(pr[i].calls, 1);
+			assert_int_equal(pr[i].status, 0);
+			assert_true(pr[i].answered_by > pr[i].issued_before);
+		}
+		assert_int_equal(pread_violations, 0);
+		printf("pipelined reads: 150 served with %llu barriers, up to %u in flight\n",
+		       (unsigned long long)(rs.issued - st0.issued), rs.max_in_flight);
+		assert_true(rs.issued - st0.issued <= 50); /* one per iteration at most */
+		assert_true(rs.issued - st0.issued >= 2);
+		assert_true(rs.max_in_flight >= 2); /* really pipelined */
+		assert_true(rs.max_in_flight <= 8);
+		assert_int_equal(rs.in_flight, 0);
+		assert_int_equal(rs.completed, rs.issued);
+	}
 
 	/* throughput, printed only */
 	r1 = run_load(l, 2000, 1, &seq);
@@ -689,6 +775,13 @@ static void test_cluster(void **state)
 	r256 = run_load(l, 20000, 256, &seq);
 	printf("commits/s: 1 in flight %.0f, 64 in flight %.0f, 256 in flight %.0f\n", r1, r64,
 	       r256);
+	{
+		uint64_t cmds, entries;
+		node__propose_stats(l->node, &cmds, &entries);
+		printf("proposals: %llu commands in %llu raft entries (%.1f per entry)\n",
+		       (unsigned long long)cmds, (unsigned long long)entries,
+		       (double)cmds / (double)entries);
+	}
 	want = l->kv.applied;
 	assert_true(run_until(pred_converged, &want, 20000));
 	assert_int_equal(live_results, 0);

@@ -21,6 +21,13 @@
  * them (DeleteSecret with ForceDeleteWithoutRecovery, pipelined) after the
  * JSON line is printed. --pool and --cleanup apply to put only; --secret-id
  * to get only.
+ *
+ * --api aws runs the timed phase against the AWS JSON 1.1 endpoint instead
+ * (--endpoint-url, default $AWS_ENDPOINT_URL): the same closed loop over
+ * pipelined HTTP/1.1 keep-alive connections (awsconn.c), each request a
+ * SigV4-signed POST / with a hand-built JSON body, counted as an error
+ * unless the answer is 200 with a JSON object. Setup and cleanup still go
+ * through the RPC port. The JSON line says which front end ran ("api").
  */
 #include <errno.h>
 #include <poll.h>
@@ -30,7 +37,9 @@
 #include <time.h>
 
 #include <openssl/rand.h>
+#include <openssl/ssl.h>
 
+#include "aws.h"
 #include "cli.h"
 
 #define DRAIN_MS 5000
@@ -44,7 +53,8 @@
 struct bench;
 
 struct bconn {
-	struct coffer_conn *conn;
+	struct coffer_conn *conn;  /* RPC: setup, cleanup, --api rpc */
+	struct aws_conn *aconn;    /* --api aws, timed phase */
 	size_t ep;
 	int64_t reconnect_at;
 };
@@ -67,6 +77,13 @@ struct bench {
 	char runid[16];
 	size_t pool, next_secret; /* put */
 	int cleanup;
+	int aws;  /* --api aws */
+	int http; /* the connections currently speak HTTP (timed phase of --api aws) */
+	struct aws_endpoint ep;
+	struct aws_signer signer;
+	void *ssl_ctx;
+	char *get_body;
+	size_t get_body_len;
 	char *value;
 	uint8_t *get_payload, *scratch;
 	size_t get_len, scratch_cap;
@@ -148,12 +165,19 @@ static void record(struct bench *b, uint64_t ns)
 	b->lat[b->n_lat++] = ns;
 }
 
+static int live(const struct bench *b, const struct bconn *bc)
+{
+	return b->http ? bc->aconn != NULL : bc->conn != NULL;
+}
+
 static void reconnect(struct bench *b, struct bconn *bc, int64_t now_ms)
 {
 	struct coffer_error err;
 	size_t n = coffer_client_endpoint_count(b->c);
+	int rv = b->http ? aws_conn_open(&b->ep, &b->signer, b->ssl_ctx, 5000, &bc->aconn, &err)
+			 : coffer_conn_open(b->c, bc->ep, 5000, &bc->conn, &err);
 
-	if (coffer_conn_open(b->c, bc->ep, 5000, &bc->conn, &err) != 0) {
+	if (rv != 0) {
 		if (!b->reported) {
 			fprintf(stderr, "coffer bench: %s\n", err.message);
 			b->reported = 1;
@@ -171,7 +195,7 @@ static void reconnect_due(struct bench *b)
 	for (i = 0; i < b->n_conns; i++) {
 		struct bconn *bc = &b->conns[i];
 
-		if (bc->conn == NULL && t >= bc->reconnect_at)
+		if (!live(b, bc) && t >= bc->reconnect_at)
 			reconnect(b, bc, t);
 	}
 }
@@ -184,8 +208,14 @@ static int poll_conns(struct bench *b)
 	int i;
 
 	for (i = 0; i < b->n_conns; i++) {
-		b->pfd[i].fd = b->conns[i].conn ? coffer_conn_fd(b->conns[i].conn) : -1;
-		b->pfd[i].events = b->conns[i].conn ? coffer_conn_events(b->conns[i].conn) : 0;
+		struct bconn *bc = &b->conns[i];
+
+		b->pfd[i].fd = !live(b, bc) ? -1
+			       : b->http    ? aws_conn_fd(bc->aconn)
+					    : coffer_conn_fd(bc->conn);
+		b->pfd[i].events = !live(b, bc) ? 0
+				   : b->http    ? aws_conn_events(bc->aconn)
+						: coffer_conn_events(bc->conn);
 		b->pfd[i].revents = 0;
 	}
 	if (poll(b->pfd, (nfds_t)b->n_conns, 10) < 0 && errno != EINTR)
@@ -193,9 +223,13 @@ static int poll_conns(struct bench *b)
 	for (i = 0; i < b->n_conns; i++) {
 		struct bconn *bc = &b->conns[i];
 
-		if (bc->conn == NULL || b->pfd[i].revents == 0)
+		if (!live(b, bc) || b->pfd[i].revents == 0)
 			continue;
-		if (coffer_conn_process(bc->conn) != 0) {
+		if (b->http && aws_conn_process(bc->aconn) != 0) {
+			aws_conn_free(bc->aconn);
+			bc->aconn = NULL;
+			bc->reconnect_at = now_ns() / 1000000 + RECONNECT_MS;
+		} else if (!b->http && coffer_conn_process(bc->conn) != 0) {
 			coffer_conn_free(bc->conn);
 			bc->conn = NULL;
 			bc->ep = (bc->ep + 1) % coffer_client_endpoint_count(b->c);
@@ -211,7 +245,9 @@ static void close_conns(struct bench *b)
 
 	for (i = 0; i < b->n_conns; i++) {
 		coffer_conn_free(b->conns[i].conn); /* fails stragglers */
+		aws_conn_free(b->conns[i].aconn);
 		b->conns[i].conn = NULL;
+		b->conns[i].aconn = NULL;
 		b->conns[i].reconnect_at = 0;
 	}
 }
@@ -411,6 +447,55 @@ static void done(void *data, int status, const struct coffer_error *err, const u
 		issue(s);
 }
 
+/* {"SecretId":..,"ClientRequestToken":..,"SecretString":..} into scratch; 0 if too big */
+static size_t put_body(struct bench *b, const char *id, const char *token)
+{
+	char *o = (char *)b->scratch;
+	size_t cap = b->scratch_cap, n;
+	int k;
+
+	n = (size_t)snprintf(o, cap, "{\"SecretId\":");
+	n += aws_json_str(o + n, cap - n, id);
+	if (n >= cap)
+		return 0;
+	k = snprintf(o + n, cap - n, ",\"ClientRequestToken\":\"%s\",\"SecretString\":", token);
+	if (k < 0 || (size_t)k >= cap - n)
+		return 0;
+	n += (size_t)k;
+	n += aws_json_str(o + n, cap - n, b->value);
+	if (n + 1 >= cap)
+		return 0;
+	o[n++] = '}';
+	return n;
+}
+
+static void issue_http(struct bslot *s)
+{
+	struct bench *b = s->b;
+	const char *body = b->get_body;
+	size_t len = b->get_body_len;
+	char token[37], name[64];
+	int rv;
+
+	if (b->put) {
+		if (coffer_uuid4(token) != 0)
+			return;
+		pool_name(b, b->next_secret, name, sizeof(name));
+		if ((len = put_body(b, name, token)) == 0)
+			return;
+		body = (const char *)b->scratch;
+	}
+	s->start_ns = now_ns();
+	rv = aws_conn_send(s->bc->aconn, b->put ? "PutSecretValue" : "GetSecretValue", body, len,
+			   done, s);
+	if (rv == 0) {
+		s->waiting = 0;
+		s->busy = 1;
+		if (b->put)
+			b->next_secret = (b->next_secret + 1) % b->pool;
+	}
+}
+
 static void issue(struct bslot *s)
 {
 	struct bench *b = s->b;
@@ -419,8 +504,12 @@ static void issue(struct bslot *s)
 	int rv;
 
 	s->waiting = 1;
-	if (s->bc->conn == NULL)
+	if (!live(b, s->bc))
 		return;
+	if (b->http) {
+		issue_http(s);
+		return;
+	}
 	if (b->put) {
 		Coffer__PutSecretValueRequest req = COFFER__PUT_SECRET_VALUE_REQUEST__INIT;
 		char token[37], name[64];
@@ -488,6 +577,17 @@ static int setup_get(struct bench *b)
 	if (b->get_payload == NULL)
 		return CLI_EXIT_OTHER;
 	coffer__get_secret_value_request__pack(&gr, b->get_payload);
+	if (b->aws) {
+		size_t n = aws_json_str(NULL, 0, b->secret_id);
+
+		b->get_body = malloc(n + 16);
+		if (b->get_body == NULL)
+			return CLI_EXIT_OTHER;
+		memcpy(b->get_body, "{\"SecretId\":", 12);
+		aws_json_str(b->get_body + 12, n, b->secret_id);
+		b->get_body[12 + n] = '}';
+		b->get_body_len = 13 + n;
+	}
 	return 0;
 }
 
@@ -504,6 +604,7 @@ static int cleanup_pool(struct bench *b, size_t n)
 	int rv;
 
 	close_conns(b); /* fresh connections; nothing of the timed phase remains */
+	b->http = 0;    /* cleanup goes through RPC */
 	rv = phase_run(b, PH_DELETE, n, &handed);
 	close_conns(b);
 	if (rv != 0) {
@@ -580,10 +681,10 @@ static int run(struct bench *b)
 	t = now_ns();
 	close_conns(b); /* fails stragglers: counted as errors */
 	qsort(b->lat, b->n_lat, sizeof(*b->lat), cmp_u64);
-	printf("{\"op\":\"%s\",\"concurrency\":%d,\"duration_s\":%.1f,\"ops\":%zu,"
+	printf("{\"op\":\"%s\",\"api\":\"%s\",\"concurrency\":%d,\"duration_s\":%.1f,\"ops\":%zu,"
 	       "\"ops_per_s\":%.1f,\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"max_ms\":%.3f,"
 	       "\"errors\":%llu,\"connections\":%d,\"value_size\":%zu,\"secrets\":%zu}\n",
-	       b->put ? "put" : "get", b->concurrency, b->duration, b->n_lat,
+	       b->put ? "put" : "get", b->aws ? "aws" : "rpc", b->concurrency, b->duration, b->n_lat,
 	       (double)b->n_lat / ((double)(t - start) / 1e9), pct_ms(b, 0.50), pct_ms(b, 0.99),
 	       b->n_lat ? (double)b->lat[b->n_lat - 1] / 1e6 : 0.0,
 	       (unsigned long long)b->errors, b->n_conns, b->value_size,
@@ -592,12 +693,73 @@ static int run(struct bench *b)
 	return 0;
 }
 
+static const char *env_first(const char *a, const char *b, const char *c)
+{
+	const char *names[3] = {a, b, c};
+	size_t i;
+
+	for (i = 0; i < 3; i++) {
+		const char *v = names[i] ? getenv(names[i]) : NULL;
+
+		if (v != NULL && v[0] != '\0')
+			return v;
+	}
+	return NULL;
+}
+
+/* --api aws: endpoint URL, SigV4 credentials, TLS trust. 0 or an exit code. */
+static int setup_aws(struct bench *b, struct args *a)
+{
+	const char *url = args_str(a, "endpoint-url"), *region = args_str(a, "region");
+	const char *ca = env_first("AWS_CA_BUNDLE", NULL, NULL);
+	struct coffer_error err;
+	int rv;
+
+	if (url == NULL)
+		url = env_first("AWS_ENDPOINT_URL_SECRETS_MANAGER", "AWS_ENDPOINT_URL", NULL);
+	if (url == NULL) {
+		fprintf(stderr, "coffer: error: bench: --api aws needs --endpoint-url or "
+				"AWS_ENDPOINT_URL\n");
+		return CLI_EXIT_USAGE;
+	}
+	if (aws_endpoint_parse(url, &b->ep) != 0) {
+		fprintf(stderr, "coffer: error: bench: --endpoint-url '%s' is not "
+				"http[s]://host[:port]\n", url);
+		return CLI_EXIT_USAGE;
+	}
+	if (region == NULL || region[0] == '\0')
+		region = env_first("AWS_DEFAULT_REGION", "AWS_REGION", NULL);
+	rv = aws_signer_init(&b->signer, getenv("AWS_ACCESS_KEY_ID"),
+			     getenv("AWS_SECRET_ACCESS_KEY"), getenv("AWS_SESSION_TOKEN"),
+			     region ? region : "us-east-1");
+	if (rv != 0) {
+		fprintf(stderr, "coffer: error: bench: %s\n",
+			rv == COFFER_EINVAL ? "missing or bad credentials (AWS_ACCESS_KEY_ID, "
+					      "AWS_SECRET_ACCESS_KEY) or region"
+					    : "out of memory");
+		return CLI_EXIT_USAGE;
+	}
+	if (b->ep.tls) {
+		if (ca == NULL)
+			ca = args_str(a, "ca-file");
+		if (ca == NULL)
+			ca = env_first("COFFER_CA_FILE", NULL, NULL);
+		b->ssl_ctx = aws_tls_context(ca, &err);
+		if (b->ssl_ctx == NULL) {
+			fprintf(stderr, "coffer: error: bench: %s\n", err.message);
+			return CLI_EXIT_OTHER;
+		}
+	}
+	return 0;
+}
+
 int cli_bench(struct coffer_client *c, struct args *a)
 {
 	static const char allowed[] = " op concurrency duration value-size secret-id connections "
-				      "pool cleanup endpoint region output ca-file ";
+				      "pool cleanup endpoint region output ca-file api endpoint-url ";
 	struct bench b;
 	const char *op = args_str(a, "op"), *dur = args_str(a, "duration");
+	const char *api = args_str(a, "api");
 	struct opt *cl = args_find(a, "cleanup");
 	char name[64], needle[64];
 	long conc, conns, vsize, pool;
@@ -622,6 +784,15 @@ int cli_bench(struct coffer_client *c, struct args *a)
 		return CLI_EXIT_USAGE;
 	}
 	b.put = strcmp(op, "put") == 0;
+	if (api != NULL && strcmp(api, "rpc") != 0 && strcmp(api, "aws") != 0) {
+		fprintf(stderr, "coffer: error: bench: --api must be rpc or aws\n");
+		return CLI_EXIT_USAGE;
+	}
+	b.aws = api != NULL && strcmp(api, "aws") == 0;
+	if (!b.aws && args_find(a, "endpoint-url") != NULL) {
+		fprintf(stderr, "coffer: error: bench: --endpoint-url is for --api aws\n");
+		return CLI_EXIT_USAGE;
+	}
 	if ((rv = opt_int(a, "concurrency", 64, 1, 100000, &conc)) != 0 ||
 	    (rv = opt_int(a, "value-size", 64, 1, 65536, &vsize)) != 0 ||
 	    (rv = opt_int(a, "connections", conc < 8 ? conc : 8, 1, 1024, &conns)) != 0 ||
@@ -665,9 +836,11 @@ int cli_bench(struct coffer_client *c, struct args *a)
 		snprintf(name, sizeof(name), "bench/%s", b.runid);
 		b.secret_id = name;
 	}
+	if (b.aws && (rv = setup_aws(&b, a)) != 0)
+		goto out;
 	rv = CLI_EXIT_OTHER;
 	b.value = malloc(b.value_size + 1); /* synthetic, not a secret */
-	b.scratch_cap = b.value_size + 512;
+	b.scratch_cap = 6 * b.value_size + 1024; /* room for a JSON-escaped value */
 	b.scratch = malloc(b.scratch_cap);
 	b.conns = calloc((size_t)b.n_conns, sizeof(*b.conns));
 	b.pfd = calloc((size_t)b.n_conns, sizeof(*b.pfd));
@@ -683,8 +856,12 @@ int cli_bench(struct coffer_client *c, struct args *a)
 	rv = b.put ? setup_put(&b) : setup_get(&b);
 	if (rv != 0)
 		goto out;
+	if (b.aws) {
+		close_conns(&b); /* setup spoke RPC; the timed phase speaks HTTP */
+		b.http = 1;
+	}
 	for (i = 0; i < (size_t)b.n_conns; i++)
-		if (b.conns[i].conn == NULL)
+		if (!live(&b, &b.conns[i]))
 			reconnect(&b, &b.conns[i], 0);
 	for (i = 0; i < (size_t)b.concurrency; i++) {
 		b.slots[i].b = &b;
@@ -704,6 +881,10 @@ out:
 	free(b.value);
 	free(b.scratch);
 	free(b.get_payload);
+	free(b.get_body);
+	aws_signer_release(&b.signer);
+	if (b.ssl_ctx != NULL)
+		SSL_CTX_free(b.ssl_ctx);
 	free(b.conns);
 	free(b.pfd);
 	free(b.slots);

@@ -60,6 +60,8 @@ struct cli_cmd {
 const struct cli_cmd *cli_cmd_find(const char *name);
 extern const struct cli_cmd cli_cmds[];
 
+#define CLI_REQ_ALLOCS 16
+
 /* A request being built: the message and everything it points to that the
  * builder owns (secret value on the secure heap, generated token, tags). */
 struct cli_req {
@@ -77,14 +79,27 @@ struct cli_req {
 		Coffer__DeleteSecretRequest del;
 		Coffer__RestoreSecretRequest restore;
 		Coffer__ClusterStatusRequest status;
+		Coffer__TagResourceRequest tag;
+		Coffer__UntagResourceRequest untag;
+		Coffer__GetRandomPasswordRequest random;
+		Coffer__BatchGetSecretValueRequest batch;
+		Coffer__RotateSecretRequest rotate;
+		Coffer__CancelRotateSecretRequest cancel;
+		Coffer__PutResourcePolicyRequest put_policy;
+		Coffer__GetResourcePolicyRequest get_policy;
+		Coffer__DeleteResourcePolicyRequest del_policy;
+		Coffer__ValidateResourcePolicyRequest validate;
+		Coffer__ReplicateSecretToRegionsRequest replicate;
+		Coffer__RemoveRegionsFromReplicationRequest remove_regions;
+		Coffer__StopReplicationToReplicaRequest stop;
 	} u;
 	char token[37];
 	struct secbuf value; /* SecretString (NUL-terminated) or SecretBinary */
-	Coffer__Tag *tags;
-	Coffer__Tag **tagp;
-	size_t n_tags;
-	json_t *tags_json;   /* keeps JSON tag strings alive */
-	char *str_file;      /* file:// contents of a non-secret member */
+	struct secbuf text;  /* file:// contents of a non-secret member (a policy) */
+	Coffer__RotationRulesType rules;
+	json_t *keep;        /* parsed structured parameters; fields borrow their strings */
+	void *allocs[CLI_REQ_ALLOCS]; /* arrays the message points to (cli_req_alloc) */
+	size_t n_allocs;
 };
 
 /* Check options against cmd and fill r. 0, or CLI_EXIT_USAGE with err set.
@@ -92,6 +107,38 @@ struct cli_req {
 int cli_build_request(const struct cli_cmd *cmd, struct args *a, struct cli_req *r,
 		      char *err, size_t errlen);
 void cli_req_release(struct cli_req *r);
+
+/* Read a whole file (at most COFFER_MAX_FRAME bytes) into a fresh secure
+ * buffer, NUL-terminated. 0, or CLI_EXIT_USAGE with err set. */
+int cli_read_file(const char *path, struct secbuf *out, char *err, size_t errlen);
+
+/* ------------------------------------------------- structured parameters
+ * (params.c) Shorthand "Name=v,List=a,b" or JSON (inline or file://). The
+ * parsed documents are kept in r->keep; results borrow from them and from
+ * cli_req_alloc'ed arrays, all released by cli_req_release. Each returns 0
+ * (absent parameter: *out NULL / *n 0) or CLI_EXIT_USAGE with err set. */
+
+/* One shorthand word -> JSON object (new reference); members named in
+ * list_keys (space-separated) become lists. NULL on a syntax error. */
+json_t *cli_shorthand(const char *w, const char *list_keys);
+/* A list of structures with the given members; *out is borrowed. */
+int cli_param_list(struct args *a, struct cli_req *r, const char *name, const char *members,
+		   const char *list_members, json_t **out, char *err, size_t errlen);
+/* One structure with the given members; *out is borrowed. */
+int cli_param_struct(struct args *a, struct cli_req *r, const char *name, const char *members,
+		     json_t **out, char *err, size_t errlen);
+/* n zeroed elements owned by r; NULL when out of memory or slots. */
+void *cli_req_alloc(struct cli_req *r, size_t n, size_t size);
+/* --<name> as Tags, --filters as Filters, --add-replica-regions as
+ * ReplicaRegionTypes, --rotation-rules into *rules (*has set when given). */
+int cli_take_tags(struct args *a, struct cli_req *r, const char *name, size_t *n,
+		  Coffer__Tag ***out, char *err, size_t errlen);
+int cli_take_filters(struct args *a, struct cli_req *r, size_t *n, Coffer__Filter ***out,
+		     char *err, size_t errlen);
+int cli_take_regions(struct args *a, struct cli_req *r, size_t *n,
+		     Coffer__ReplicaRegionType ***out, char *err, size_t errlen);
+int cli_take_rules(struct args *a, struct cli_req *r, Coffer__RotationRulesType *rules,
+		   int *has, char *err, size_t errlen);
 
 /* Answer -> JSON in the AWS CLI's shape (PascalCase members, ISO dates,
  * base64 blobs, version maps as objects). New reference; NULL on ENOMEM. */

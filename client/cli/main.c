@@ -1,6 +1,8 @@
 /*
- * coffer: the AWS CLI's `secretsmanager` sub-commands against Coffer's RPC
- * port, plus `cluster status` and `bench`. Parse, build the request (usage
+ * coffer: the AWS CLI's `secretsmanager` sub-commands (all 23 operations,
+ * named and flagged as `aws secretsmanager` does) against Coffer's RPC port,
+ * plus `cluster status` and `bench`. Operations without output
+ * (TagResource, UntagResource) print nothing, like the AWS CLI. Parse, build the request (usage
  * errors exit 252 before any connection), call with retries, print like the
  * AWS CLI (list commands without --max-results follow NextToken to the end),
  * wipe. Service errors exit 254 with the AWS CLI's message; connection and
@@ -18,7 +20,8 @@ static const char usage_text[] =
 	"commands:\n"
 	"  create-secret --name N [--secret-string S | --secret-binary B64|fileb://P]\n"
 	"                [--description D] [--kms-key-id K] [--client-request-token T]\n"
-	"                [--tags Key=k,Value=v ...]\n"
+	"                [--tags Key=k,Value=v ...] [--add-replica-regions Region=r[,KmsKeyId=k] ...]\n"
+	"                [--force-overwrite-replica-secret]\n"
 	"  get-secret-value --secret-id ID [--version-id V] [--version-stage L]\n"
 	"  put-secret-value --secret-id ID (--secret-string S | --secret-binary B)\n"
 	"                [--version-stages L ...] [--client-request-token T]\n"
@@ -26,7 +29,8 @@ static const char usage_text[] =
 	"                [--secret-string S | --secret-binary B] [--client-request-token T]\n"
 	"  describe-secret --secret-id ID\n"
 	"  list-secrets [--max-results N] [--next-token T] [--include-planned-deletion]\n"
-	"                [--sort-order asc|desc]\n"
+	"                [--filters Key=name,Values=a,b ... | JSON] [--sort-order asc|desc]\n"
+	"                [--sort-by created-date|last-accessed-date|last-changed-date|name]\n"
 	"  list-secret-version-ids --secret-id ID [--include-deprecated] [--max-results N]\n"
 	"                [--next-token T]\n"
 	"  update-secret-version-stage --secret-id ID --version-stage L\n"
@@ -34,13 +38,37 @@ static const char usage_text[] =
 	"  delete-secret --secret-id ID [--recovery-window-in-days N]\n"
 	"                [--force-delete-without-recovery]\n"
 	"  restore-secret --secret-id ID\n"
+	"  tag-resource --secret-id ID --tags Key=k,Value=v ... | JSON\n"
+	"  untag-resource --secret-id ID --tag-keys K ...\n"
+	"  get-random-password [--password-length N] [--exclude-characters C]\n"
+	"                [--exclude-numbers] [--exclude-punctuation] [--exclude-uppercase]\n"
+	"                [--exclude-lowercase] [--include-space]\n"
+	"                [--require-each-included-type | --no-require-each-included-type]\n"
+	"  batch-get-secret-value [--secret-id-list ID ...] [--filters Key=name,Values=a,b ...]\n"
+	"                [--max-results N] [--next-token T]\n"
+	"  rotate-secret --secret-id ID [--client-request-token T] [--rotation-lambda-arn A]\n"
+	"                [--rotation-rules AutomaticallyAfterDays=N|ScheduleExpression=E,Duration=D|JSON]\n"
+	"                [--rotate-immediately | --no-rotate-immediately]\n"
+	"  cancel-rotate-secret --secret-id ID\n"
+	"  put-resource-policy --secret-id ID --resource-policy JSON|file://P\n"
+	"                [--block-public-policy | --no-block-public-policy]\n"
+	"  get-resource-policy --secret-id ID\n"
+	"  delete-resource-policy --secret-id ID\n"
+	"  validate-resource-policy [--secret-id ID] --resource-policy JSON|file://P\n"
+	"  replicate-secret-to-regions --secret-id ID --add-replica-regions Region=r[,KmsKeyId=k] ...\n"
+	"                [--force-overwrite-replica-secret]\n"
+	"  remove-regions-from-replication --secret-id ID --remove-replica-regions R ...\n"
+	"  stop-replication-to-replica --secret-id ID\n"
 	"  cluster status\n"
 	"  bench --op get|put --concurrency N --duration S --value-size B [--connections C]\n"
 	"                [--secret-id ID (get)] [--pool N (put)] [--cleanup (put)]\n"
-	"                put spreads over bench/<runid>/0..N-1, left in place unless --cleanup\n"
+	"                [--api rpc|aws] [--endpoint-url http[s]://host:port (aws)]\n"
+	"                put spreads over bench/<runid>/0..N-1, left in place unless --cleanup;\n"
+	"                --api aws drives the AWS JSON 1.1 endpoint (SigV4) instead of RPC;\n"
+	"                setup still goes through RPC\n"
 	"options: --endpoint host:port[,host:port...] --region R --output json|text --ca-file F\n"
 	"env: COFFER_ENDPOINT COFFER_CA_FILE AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY\n"
-	"     AWS_DEFAULT_REGION AWS_REGION\n";
+	"     AWS_DEFAULT_REGION AWS_REGION AWS_ENDPOINT_URL AWS_CA_BUNDLE AWS_SESSION_TOKEN\n";
 
 static int usage_error(const char *msg)
 {

@@ -191,11 +191,16 @@ static json_t *stage_map(ProtobufCMessage *const *entries, size_t n)
 	return o;
 }
 
-/* Top-level lists that AWS returns even when empty. */
-static int keep_empty(const char *name)
+/* Lists that AWS returns even when empty (as its CLI examples show). */
+static int keep_empty(const ProtobufCMessageDescriptor *d, const char *name)
 {
 	return strcmp(name, "secret_list") == 0 || strcmp(name, "versions") == 0 ||
-	       strcmp(name, "nodes") == 0;
+	       strcmp(name, "nodes") == 0 || strcmp(name, "secret_values") == 0 ||
+	       strcmp(name, "validation_errors") == 0 ||
+	       (d == &coffer__batch_get_secret_value_response__descriptor &&
+		strcmp(name, "errors") == 0) ||
+	       (d == &coffer__remove_regions_from_replication_response__descriptor &&
+		strcmp(name, "replication_status") == 0);
 }
 
 json_t *cli_to_json(const ProtobufCMessage *m)
@@ -216,7 +221,7 @@ json_t *cli_to_json(const ProtobufCMessage *m)
 			size_t n = *(const size_t *)(base + f->quantifier_offset), k;
 			const char *arr = *(char *const *)v;
 
-			if (n == 0 && !keep_empty(f->name))
+			if (n == 0 && !keep_empty(d, f->name))
 				continue;
 			if (f->type == PROTOBUF_C_TYPE_MESSAGE &&
 			    f->descriptor == &coffer__version_ids_to_stages_entry__descriptor) {

@@ -2,9 +2,11 @@
  * Sub-commands -> request messages. Each option is checked against the
  * command's list; secret values go to the secure heap (and their argv copy
  * is wiped); fileb:// and file:// arguments are read from disk; SecretBinary
- * text is strict base64; tags come as Key=k,Value=v words or a JSON list.
- * Missing ClientRequestTokens of create/put/update get a fresh UUIDv4, as
- * the AWS CLI does. Every failure is a usage error with a clear message.
+ * text is strict base64; structured parameters (tags, filters, replica
+ * regions, rotation rules) come as shorthand words or JSON (params.c);
+ * --resource-policy is the text or file://path. Missing ClientRequestTokens
+ * of create/put/update/rotate get a fresh UUIDv4, as the AWS CLI does.
+ * Every failure is a usage error with a clear message.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -25,7 +27,8 @@
 const struct cli_cmd cli_cmds[] = {
 	{"create-secret", "CreateSecret", &coffer__create_secret_request__descriptor,
 	 &coffer__create_secret_response__descriptor,
-	 "name description kms-key-id tags force-overwrite-replica-secret " OPTS_VALUE, "name"},
+	 "name description kms-key-id tags add-replica-regions force-overwrite-replica-secret "
+	 OPTS_VALUE, "name"},
 	{"get-secret-value", "GetSecretValue", &coffer__get_secret_value_request__descriptor,
 	 &coffer__get_secret_value_response__descriptor, "secret-id version-id version-stage",
 	 "secret-id"},
@@ -39,7 +42,7 @@ const struct cli_cmd cli_cmds[] = {
 	 &coffer__describe_secret_response__descriptor, "secret-id", "secret-id"},
 	{"list-secrets", "ListSecrets", &coffer__list_secrets_request__descriptor,
 	 &coffer__list_secrets_response__descriptor,
-	 "max-results next-token include-planned-deletion sort-order sort-by", ""},
+	 "max-results next-token include-planned-deletion filters sort-order sort-by", ""},
 	{"list-secret-version-ids", "ListSecretVersionIds",
 	 &coffer__list_secret_version_ids_request__descriptor,
 	 &coffer__list_secret_version_ids_response__descriptor,
@@ -56,6 +59,49 @@ const struct cli_cmd cli_cmds[] = {
 	 &coffer__restore_secret_response__descriptor, "secret-id", "secret-id"},
 	{"cluster-status", "ClusterStatus", &coffer__cluster_status_request__descriptor,
 	 &coffer__cluster_status_response__descriptor, "", ""},
+	{"tag-resource", "TagResource", &coffer__tag_resource_request__descriptor,
+	 &coffer__tag_resource_response__descriptor, "secret-id tags", "secret-id tags"},
+	{"untag-resource", "UntagResource", &coffer__untag_resource_request__descriptor,
+	 &coffer__untag_resource_response__descriptor, "secret-id tag-keys", "secret-id tag-keys"},
+	{"get-random-password", "GetRandomPassword", &coffer__get_random_password_request__descriptor,
+	 &coffer__get_random_password_response__descriptor,
+	 "password-length exclude-characters exclude-numbers exclude-punctuation "
+	 "exclude-uppercase exclude-lowercase include-space require-each-included-type", ""},
+	{"batch-get-secret-value", "BatchGetSecretValue",
+	 &coffer__batch_get_secret_value_request__descriptor,
+	 &coffer__batch_get_secret_value_response__descriptor,
+	 "secret-id-list filters max-results next-token", ""},
+	{"rotate-secret", "RotateSecret", &coffer__rotate_secret_request__descriptor,
+	 &coffer__rotate_secret_response__descriptor,
+	 "secret-id client-request-token rotation-lambda-arn rotation-rules rotate-immediately",
+	 "secret-id"},
+	{"cancel-rotate-secret", "CancelRotateSecret",
+	 &coffer__cancel_rotate_secret_request__descriptor,
+	 &coffer__cancel_rotate_secret_response__descriptor, "secret-id", "secret-id"},
+	{"put-resource-policy", "PutResourcePolicy", &coffer__put_resource_policy_request__descriptor,
+	 &coffer__put_resource_policy_response__descriptor,
+	 "secret-id resource-policy block-public-policy", "secret-id resource-policy"},
+	{"get-resource-policy", "GetResourcePolicy", &coffer__get_resource_policy_request__descriptor,
+	 &coffer__get_resource_policy_response__descriptor, "secret-id", "secret-id"},
+	{"delete-resource-policy", "DeleteResourcePolicy",
+	 &coffer__delete_resource_policy_request__descriptor,
+	 &coffer__delete_resource_policy_response__descriptor, "secret-id", "secret-id"},
+	{"validate-resource-policy", "ValidateResourcePolicy",
+	 &coffer__validate_resource_policy_request__descriptor,
+	 &coffer__validate_resource_policy_response__descriptor, "secret-id resource-policy",
+	 "resource-policy"},
+	{"replicate-secret-to-regions", "ReplicateSecretToRegions",
+	 &coffer__replicate_secret_to_regions_request__descriptor,
+	 &coffer__replicate_secret_to_regions_response__descriptor,
+	 "secret-id add-replica-regions force-overwrite-replica-secret",
+	 "secret-id add-replica-regions"},
+	{"remove-regions-from-replication", "RemoveRegionsFromReplication",
+	 &coffer__remove_regions_from_replication_request__descriptor,
+	 &coffer__remove_regions_from_replication_response__descriptor,
+	 "secret-id remove-replica-regions", "secret-id remove-replica-regions"},
+	{"stop-replication-to-replica", "StopReplicationToReplica",
+	 &coffer__stop_replication_to_replica_request__descriptor,
+	 &coffer__stop_replication_to_replica_response__descriptor, "secret-id", "secret-id"},
 	{NULL, NULL, NULL, NULL, NULL, NULL},
 };
 
@@ -94,8 +140,7 @@ static int usage(char *err, size_t n, const char *fmt, ...)
 	return CLI_EXIT_USAGE;
 }
 
-/* Read a whole file into a fresh secure buffer (NUL-terminated). */
-static int read_file(const char *path, struct secbuf *out, char *err, size_t errlen)
+int cli_read_file(const char *path, struct secbuf *out, char *err, size_t errlen)
 {
 	struct stat st;
 	size_t have = 0;
@@ -187,7 +232,7 @@ static int take_value(struct args *a, struct cli_req *r, char *err, size_t errle
 		return usage(err, errlen, "%s", "--secret-string and --secret-binary are exclusive");
 	if (s != NULL) {
 		if (strncmp(s, "file://", 7) == 0)
-			rv = read_file(s + 7, &r->value, err, errlen);
+			rv = cli_read_file(s + 7, &r->value, err, errlen);
 		else
 			rv = secbuf_dup(&r->value, s, strlen(s)) ? usage(err, errlen, "%s",
 									  "out of memory")
@@ -198,86 +243,10 @@ static int take_value(struct args *a, struct cli_req *r, char *err, size_t errle
 	}
 	if (b != NULL) {
 		if (strncmp(b, "fileb://", 8) == 0)
-			return read_file(b + 8, &r->value, err, errlen);
+			return cli_read_file(b + 8, &r->value, err, errlen);
 		if (b64_decode(b, &r->value) != 0)
 			return usage(err, errlen, "%s", "Invalid base64 in --secret-binary");
 		OPENSSL_cleanse((char *)b, strlen(b));
-	}
-	return 0;
-}
-
-/* "Key=k,Value=v" -> {"Key":"k","Value":"v"} */
-static json_t *tag_shorthand(const char *w)
-{
-	json_t *o = json_object();
-	const char *p = w;
-
-	while (o != NULL && *p != '\0') {
-		const char *comma = strchr(p, ','), *eq = strchr(p, '=');
-		size_t n = comma ? (size_t)(comma - p) : strlen(p);
-
-		if (eq == NULL || eq >= p + n) {
-			json_decref(o);
-			return NULL;
-		}
-		if (json_object_setn_new(o, p, (size_t)(eq - p),
-					 json_stringn(eq + 1, (size_t)(p + n - eq - 1))) != 0) {
-			json_decref(o);
-			return NULL;
-		}
-		p += n + (comma ? 1 : 0);
-	}
-	return o;
-}
-
-static int take_tags(struct args *a, struct cli_req *r, char *err, size_t errlen)
-{
-	struct opt *o = args_find(a, "tags");
-	size_t i;
-
-	if (o == NULL)
-		return 0;
-	if (o->n == 1 && (o->vals[0][0] == '[' || strncmp(o->vals[0], "file://", 7) == 0)) {
-		struct secbuf f = {NULL, 0};
-		const char *text = o->vals[0];
-
-		if (text[0] != '[') {
-			if (read_file(text + 7, &f, err, errlen) != 0)
-				return CLI_EXIT_USAGE;
-			text = (const char *)f.data;
-		}
-		r->tags_json = json_loads(text, 0, NULL);
-		secbuf_free(&f);
-	} else {
-		r->tags_json = json_array();
-		for (i = 0; r->tags_json != NULL && i < o->n; i++) {
-			json_t *t = tag_shorthand(o->vals[i]);
-
-			if (t == NULL)
-				return usage(err, errlen, "Error parsing parameter '--tags': '%s'",
-					     o->vals[i]);
-			json_array_append_new(r->tags_json, t);
-		}
-	}
-	if (!json_is_array(r->tags_json))
-		return usage(err, errlen, "%s", "Error parsing parameter '--tags': expected a list");
-	r->n_tags = json_array_size(r->tags_json);
-	r->tags = calloc(r->n_tags + 1, sizeof(*r->tags));
-	r->tagp = calloc(r->n_tags + 1, sizeof(*r->tagp));
-	if (r->tags == NULL || r->tagp == NULL)
-		return usage(err, errlen, "%s", "out of memory");
-	for (i = 0; i < r->n_tags; i++) {
-		json_t *t = json_array_get(r->tags_json, i);
-		const char *k = json_string_value(json_object_get(t, "Key"));
-		const char *v = json_string_value(json_object_get(t, "Value"));
-
-		if (k == NULL)
-			return usage(err, errlen, "%s",
-				     "Error parsing parameter '--tags': each tag needs a Key");
-		coffer__tag__init(&r->tags[i]);
-		r->tags[i].key = (char *)k;
-		r->tags[i].value = (char *)v;
-		r->tagp[i] = &r->tags[i];
 	}
 	return 0;
 }
@@ -349,6 +318,117 @@ static int need_token(const struct cli_cmd *cmd, struct args *a, struct cli_req 
 	return coffer_uuid4(r->token);
 }
 
+static int build_random(struct args *a, Coffer__GetRandomPasswordRequest *m, char *err,
+			size_t errlen)
+{
+	int has = 0, rv;
+
+	rv = take_int(a, "password-length", &has, &m->password_length, err, errlen);
+	m->has_password_length = has;
+	m->exclude_characters = STR("exclude-characters");
+	take_bool(a, "exclude-numbers", &m->has_exclude_numbers, &m->exclude_numbers);
+	take_bool(a, "exclude-punctuation", &m->has_exclude_punctuation, &m->exclude_punctuation);
+	take_bool(a, "exclude-uppercase", &m->has_exclude_uppercase, &m->exclude_uppercase);
+	take_bool(a, "exclude-lowercase", &m->has_exclude_lowercase, &m->exclude_lowercase);
+	take_bool(a, "include-space", &m->has_include_space, &m->include_space);
+	take_bool(a, "require-each-included-type", &m->has_require_each_included_type,
+		  &m->require_each_included_type);
+	return rv;
+}
+
+static int build_rotate(struct args *a, struct cli_req *r, char *token, char *err,
+			size_t errlen)
+{
+	Coffer__RotateSecretRequest *m = &r->u.rotate;
+	int has = 0, rv;
+
+	m->secret_id = STR("secret-id");
+	m->client_request_token = token;
+	m->rotation_lambda_arn = STR("rotation-lambda-arn");
+	take_bool(a, "rotate-immediately", &m->has_rotate_immediately, &m->rotate_immediately);
+	rv = cli_take_rules(a, r, &r->rules, &has, err, errlen);
+	if (rv == 0 && has)
+		m->rotation_rules = &r->rules;
+	return rv;
+}
+
+/* A policy document: the text itself, or file://path read into r->text. */
+static int take_policy(struct args *a, struct cli_req *r, char **out, char *err, size_t errlen)
+{
+	const char *s = args_str(a, "resource-policy");
+
+	*out = (char *)s;
+	if (s == NULL || strncmp(s, "file://", 7) != 0)
+		return 0;
+	if (cli_read_file(s + 7, &r->text, err, errlen) != 0)
+		return CLI_EXIT_USAGE;
+	*out = (char *)r->text.data;
+	return 0;
+}
+
+static void take_list(struct args *a, const char *name, size_t *n, char ***out)
+{
+	struct opt *o = args_find(a, name);
+
+	*n = o ? o->n : 0;
+	*out = o ? o->vals : NULL;
+}
+
+/* The operations keyed by --secret-id plus lists, flags and policies. */
+static int build_by_id(const struct cli_cmd *cmd, struct args *a, struct cli_req *r, char *err,
+		       size_t errlen)
+{
+	const ProtobufCMessageDescriptor *d = cmd->req_desc;
+	char *id = STR("secret-id");
+	int has = 0, rv = 0;
+
+	if (d == &coffer__tag_resource_request__descriptor) {
+		r->u.tag.secret_id = id;
+		rv = cli_take_tags(a, r, "tags", &r->u.tag.n_tags, &r->u.tag.tags, err, errlen);
+	} else if (d == &coffer__untag_resource_request__descriptor) {
+		r->u.untag.secret_id = id;
+		take_list(a, "tag-keys", &r->u.untag.n_tag_keys, &r->u.untag.tag_keys);
+	} else if (d == &coffer__batch_get_secret_value_request__descriptor) {
+		Coffer__BatchGetSecretValueRequest *m = &r->u.batch;
+
+		take_list(a, "secret-id-list", &m->n_secret_id_list, &m->secret_id_list);
+		rv = take_int(a, "max-results", &has, &m->max_results, err, errlen);
+		m->has_max_results = has;
+		m->next_token = STR("next-token");
+		if (rv == 0)
+			rv = cli_take_filters(a, r, &m->n_filters, &m->filters, err, errlen);
+	} else if (d == &coffer__cancel_rotate_secret_request__descriptor) {
+		r->u.cancel.secret_id = id;
+	} else if (d == &coffer__put_resource_policy_request__descriptor) {
+		r->u.put_policy.secret_id = id;
+		take_bool(a, "block-public-policy", &r->u.put_policy.has_block_public_policy,
+			  &r->u.put_policy.block_public_policy);
+		rv = take_policy(a, r, &r->u.put_policy.resource_policy, err, errlen);
+	} else if (d == &coffer__get_resource_policy_request__descriptor) {
+		r->u.get_policy.secret_id = id;
+	} else if (d == &coffer__delete_resource_policy_request__descriptor) {
+		r->u.del_policy.secret_id = id;
+	} else if (d == &coffer__validate_resource_policy_request__descriptor) {
+		r->u.validate.secret_id = id;
+		rv = take_policy(a, r, &r->u.validate.resource_policy, err, errlen);
+	} else if (d == &coffer__replicate_secret_to_regions_request__descriptor) {
+		Coffer__ReplicateSecretToRegionsRequest *m = &r->u.replicate;
+
+		m->secret_id = id;
+		take_bool(a, "force-overwrite-replica-secret", &m->has_force_overwrite_replica_secret,
+			  &m->force_overwrite_replica_secret);
+		rv = cli_take_regions(a, r, &m->n_add_replica_regions, &m->add_replica_regions, err,
+				      errlen);
+	} else if (d == &coffer__remove_regions_from_replication_request__descriptor) {
+		r->u.remove_regions.secret_id = id;
+		take_list(a, "remove-replica-regions", &r->u.remove_regions.n_remove_replica_regions,
+			  &r->u.remove_regions.remove_replica_regions);
+	} else if (d == &coffer__stop_replication_to_replica_request__descriptor) {
+		r->u.stop.secret_id = id;
+	}
+	return rv;
+}
+
 int cli_build_request(const struct cli_cmd *cmd, struct args *a, struct cli_req *r,
 		      char *err, size_t errlen)
 {
@@ -383,10 +463,10 @@ int cli_build_request(const struct cli_cmd *cmd, struct args *a, struct cli_req 
 		m->secret_binary = val_bin;
 		take_bool(a, "force-overwrite-replica-secret", &m->has_force_overwrite_replica_secret,
 			  &m->force_overwrite_replica_secret);
-		if ((rv = take_tags(a, r, err, errlen)) != 0)
+		if ((rv = cli_take_tags(a, r, "tags", &m->n_tags, &m->tags, err, errlen)) != 0 ||
+		    (rv = cli_take_regions(a, r, &m->n_add_replica_regions,
+					   &m->add_replica_regions, err, errlen)) != 0)
 			return rv;
-		m->n_tags = r->n_tags;
-		m->tags = r->tagp;
 	} else if (cmd->req_desc == &coffer__get_secret_value_request__descriptor) {
 		r->u.get.secret_id = STR("secret-id");
 		r->u.get.version_id = STR("version-id");
@@ -428,6 +508,8 @@ int cli_build_request(const struct cli_cmd *cmd, struct args *a, struct cli_req 
 		m->sort_by = STR("sort-by");
 		take_bool(a, "include-planned-deletion", &m->has_include_planned_deletion,
 			  &m->include_planned_deletion);
+		if (rv == 0)
+			rv = cli_take_filters(a, r, &m->n_filters, &m->filters, err, errlen);
 	} else if (cmd->req_desc == &coffer__list_secret_version_ids_request__descriptor) {
 		Coffer__ListSecretVersionIdsRequest *m = &r->u.list_versions;
 		int has = 0;
@@ -455,19 +537,25 @@ int cli_build_request(const struct cli_cmd *cmd, struct args *a, struct cli_req 
 			  &m->force_delete_without_recovery);
 	} else if (cmd->req_desc == &coffer__restore_secret_request__descriptor) {
 		r->u.restore.secret_id = STR("secret-id");
+	} else if (cmd->req_desc == &coffer__get_random_password_request__descriptor) {
+		rv = build_random(a, &r->u.random, err, errlen);
+	} else if (cmd->req_desc == &coffer__rotate_secret_request__descriptor) {
+		rv = build_rotate(a, r, token, err, errlen);
+	} else {
+		rv = build_by_id(cmd, a, r, err, errlen);
 	}
 	return rv;
 }
 
 void cli_req_release(struct cli_req *r)
 {
+	size_t i;
+
 	secbuf_free(&r->value);
-	free(r->tags);
-	free(r->tagp);
-	json_decref(r->tags_json);
-	free(r->str_file);
-	r->tags = NULL;
-	r->tagp = NULL;
-	r->tags_json = NULL;
-	r->str_file = NULL;
+	secbuf_free(&r->text);
+	for (i = 0; i < r->n_allocs; i++)
+		free(r->allocs[i]);
+	r->n_allocs = 0;
+	json_decref(r->keep);
+	r->keep = NULL;
 }

@@ -110,7 +110,26 @@ void coffer_response_free(void *resp);
 	  update_secret_version_stage)                                                        \
 	X(delete_secret, "DeleteSecret", DeleteSecret, delete_secret)                         \
 	X(restore_secret, "RestoreSecret", RestoreSecret, restore_secret)                     \
-	X(cluster_status, "ClusterStatus", ClusterStatus, cluster_status)
+	X(cluster_status, "ClusterStatus", ClusterStatus, cluster_status)                     \
+	X(tag_resource, "TagResource", TagResource, tag_resource)                             \
+	X(untag_resource, "UntagResource", UntagResource, untag_resource)                     \
+	X(get_random_password, "GetRandomPassword", GetRandomPassword, get_random_password)   \
+	X(batch_get_secret_value, "BatchGetSecretValue", BatchGetSecretValue,                 \
+	  batch_get_secret_value)                                                             \
+	X(rotate_secret, "RotateSecret", RotateSecret, rotate_secret)                         \
+	X(cancel_rotate_secret, "CancelRotateSecret", CancelRotateSecret, cancel_rotate_secret) \
+	X(put_resource_policy, "PutResourcePolicy", PutResourcePolicy, put_resource_policy)   \
+	X(get_resource_policy, "GetResourcePolicy", GetResourcePolicy, get_resource_policy)   \
+	X(delete_resource_policy, "DeleteResourcePolicy", DeleteResourcePolicy,               \
+	  delete_resource_policy)                                                             \
+	X(validate_resource_policy, "ValidateResourcePolicy", ValidateResourcePolicy,         \
+	  validate_resource_policy)                                                           \
+	X(replicate_secret_to_regions, "ReplicateSecretToRegions", ReplicateSecretToRegions,  \
+	  replicate_secret_to_regions)                                                        \
+	X(remove_regions_from_replication, "RemoveRegionsFromReplication",                    \
+	  RemoveRegionsFromReplication, remove_regions_from_replication)                      \
+	X(stop_replication_to_replica, "StopReplicationToReplica", StopReplicationToReplica,  \
+	  stop_replication_to_replica)
 
 #define COFFER_OP_DECL(fn, opname, T, lower)                                            \
 	int coffer_##fn(struct coffer_client *c, const Coffer__##T##Request *req,      \

@@ -1,0 +1,496 @@
+/*
+ * awsconn: one pipelined HTTP/1.1 keep-alive connection to the AWS JSON 1.1
+ * endpoint (plain TCP, or TLS when the URL is https). Requests are signed
+ * and formatted straight into a fixed send buffer; the server answers
+ * pipelined requests in order, so pending callbacks sit in a FIFO and each
+ * complete response (framed by Content-Length) goes to the oldest. Buffers
+ * are on the secure heap because answers carry secret values.
+ *
+ * Failure modes: connect/handshake failure or timeout (open fails), an
+ * answer that is not HTTP/1.x with a Content-Length, an answer to nothing
+ * (EPROTO), the peer closing or "Connection: close" (ECLOSED), a socket or
+ * TLS error (EIO). Once dead, every pending request is failed through its
+ * callback exactly once.
+ */
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "aws.h"
+
+#define OUT_CAP       (1024 * 1024)
+#define IN_CAP        (AWS_MAX_HEAD + AWS_MAX_BODY + 64 * 1024)
+#define READ_MIN      (16 * 1024)
+#define HEAD_OVERHEAD 1024 /* request line and headers besides host and token */
+
+struct pending {
+	coffer_done_cb cb;
+	void *data;
+};
+
+struct aws_conn {
+	const struct aws_endpoint *ep;
+	struct aws_signer *signer;
+	int fd;
+	SSL *ssl;
+	int dead;
+	uint8_t *out;
+	size_t out_start, out_end;
+	uint8_t *in;
+	size_t in_start, in_end;
+	struct pending *q; /* ring of pending requests, oldest at head */
+	size_t q_cap, q_head, q_len;
+};
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int set_err(struct coffer_error *err, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int set_err(struct coffer_error *err, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	err->type[0] = '\0';
+	va_start(ap, fmt);
+	vsnprintf(err->message, sizeof(err->message), fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+static void fail_all(struct aws_conn *conn, int code, const char *what)
+{
+	struct coffer_error err;
+
+	if (!conn->dead)
+		conn->dead = code;
+	set_err(&err, code, "connection to '%s': %s", conn->ep->url, what);
+	while (conn->q_len > 0) {
+		struct pending p = conn->q[conn->q_head];
+
+		conn->q_head = (conn->q_head + 1) % conn->q_cap;
+		conn->q_len--;
+		p.cb(p.data, code, &err, NULL, 0);
+	}
+}
+
+static int wait_fd(int fd, short events, int64_t deadline)
+{
+	struct pollfd pfd = {.fd = fd, .events = events};
+
+	for (;;) {
+		int64_t left = deadline - now_ms();
+		int n;
+
+		if (left <= 0)
+			return COFFER_ETIMEOUT;
+		n = poll(&pfd, 1, (int)(left > 60000 ? 60000 : left));
+		if (n > 0)
+			return 0;
+		if (n < 0 && errno != EINTR)
+			return COFFER_EIO;
+	}
+}
+
+static int tcp_connect(const struct aws_endpoint *ep, int64_t deadline, int *fd_out,
+                       struct coffer_error *err)
+{
+	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+	struct addrinfo *res = NULL, *ai;
+	int rv, fd, one = 1;
+
+	rv = getaddrinfo(ep->host, ep->port, &hints, &res);
+	if (rv != 0)
+		return set_err(err, COFFER_EIO, "resolve '%s': %s", ep->url, gai_strerror(rv));
+	rv = set_err(err, COFFER_EIO, "connect '%s': no address", ep->url);
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		int soerr = 0;
+		socklen_t sl = sizeof(soerr);
+
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+		            ai->ai_protocol);
+		if (fd < 0)
+			continue;
+		if (connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
+			if (errno != EINPROGRESS)
+				soerr = errno;
+			else if ((rv = wait_fd(fd, POLLOUT, deadline)) != 0)
+				soerr = rv == COFFER_ETIMEOUT ? ETIMEDOUT : EIO;
+			else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) != 0)
+				soerr = errno;
+		}
+		if (soerr == 0) {
+			(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+			*fd_out = fd;
+			rv = 0;
+			break;
+		}
+		rv = set_err(err, soerr == ETIMEDOUT ? COFFER_ETIMEOUT : COFFER_EIO,
+		             "connect '%s': %s", ep->url, strerror(soerr));
+		close(fd);
+	}
+	freeaddrinfo(res);
+	return rv;
+}
+
+void *aws_tls_context(const char *ca_file, struct coffer_error *err)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+
+	if (ctx == NULL) {
+		set_err(err, COFFER_ENOMEM, "tls context: out of memory");
+		return NULL;
+	}
+	(void)SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	if (ca_file != NULL && ca_file[0] != '\0') {
+		if (SSL_CTX_load_verify_locations(ctx, ca_file, NULL) != 1) {
+			set_err(err, COFFER_ECRYPTO, "cannot load ca file '%s'", ca_file);
+			SSL_CTX_free(ctx);
+			return NULL;
+		}
+	} else if (SSL_CTX_set_default_verify_paths(ctx) != 1) {
+		set_err(err, COFFER_ECRYPTO, "cannot load system trust store");
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	return ctx;
+}
+
+static int is_ip(const char *host)
+{
+	struct in6_addr a6;
+
+	return inet_pton(AF_INET, host, &a6) == 1 || inet_pton(AF_INET6, host, &a6) == 1;
+}
+
+static int tls_handshake(struct aws_conn *conn, SSL_CTX *ctx, int64_t deadline,
+                         struct coffer_error *err)
+{
+	const struct aws_endpoint *ep = conn->ep;
+
+	conn->ssl = SSL_new(ctx);
+	if (conn->ssl == NULL || SSL_set_fd(conn->ssl, conn->fd) != 1 ||
+	    SSL_set1_host(conn->ssl, ep->host) != 1 ||
+	    (!is_ip(ep->host) && SSL_set_tlsext_host_name(conn->ssl, ep->host) != 1))
+		return set_err(err, COFFER_ENOMEM, "tls setup for '%s' failed", ep->url);
+	SSL_set_mode(conn->ssl,
+	             SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	for (;;) {
+		int r, e, w;
+		long vr;
+
+		ERR_clear_error();
+		r = SSL_connect(conn->ssl);
+		if (r == 1)
+			return 0;
+		e = SSL_get_error(conn->ssl, r);
+		if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
+			vr = SSL_get_verify_result(conn->ssl);
+			if (vr != X509_V_OK)
+				return set_err(err, COFFER_EIO,
+				               "tls handshake with '%s': "
+				               "certificate: %s",
+				               ep->url, X509_verify_cert_error_string(vr));
+			return set_err(err, COFFER_EIO, "tls handshake with '%s' failed", ep->url);
+		}
+		w = wait_fd(conn->fd, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline);
+		if (w != 0)
+			return set_err(err, w, "tls handshake with '%s': %s", ep->url,
+			               coffer_strerror(w));
+	}
+}
+
+int aws_conn_open(const struct aws_endpoint *ep, struct aws_signer *signer, void *ssl_ctx,
+                  int timeout_ms, struct aws_conn **out, struct coffer_error *err)
+{
+	int64_t deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : 5000);
+	struct aws_conn *conn;
+	int rv;
+
+	*out = NULL;
+	conn = calloc(1, sizeof(*conn));
+	if (conn == NULL)
+		return set_err(err, COFFER_ENOMEM, "out of memory");
+	conn->ep = ep;
+	conn->signer = signer;
+	conn->fd = -1;
+	conn->out = secmem_alloc(OUT_CAP);
+	conn->in = secmem_alloc(IN_CAP);
+	rv = set_err(err, COFFER_ENOMEM, "out of memory");
+	if (conn->out == NULL || conn->in == NULL)
+		goto out;
+	rv = tcp_connect(ep, deadline, &conn->fd, err);
+	if (rv == 0 && ep->tls)
+		rv = ssl_ctx ? tls_handshake(conn, ssl_ctx, deadline, err)
+		             : set_err(err, COFFER_EINVAL, "no tls context for '%s'", ep->url);
+	if (rv != 0)
+		goto out;
+	*out = conn;
+	conn = NULL;
+out:
+	aws_conn_free(conn);
+	return rv;
+}
+
+void aws_conn_free(struct aws_conn *conn)
+{
+	if (conn == NULL)
+		return;
+	fail_all(conn, COFFER_ECLOSED, "closed");
+	SSL_free(conn->ssl);
+	if (conn->fd >= 0)
+		close(conn->fd);
+	secmem_free(conn->out);
+	secmem_free(conn->in);
+	free(conn->q);
+	free(conn);
+}
+
+int aws_conn_fd(const struct aws_conn *conn)
+{
+	return conn->fd;
+}
+
+short aws_conn_events(const struct aws_conn *conn)
+{
+	return (short)(POLLIN | (conn->out_end > conn->out_start ? POLLOUT : 0));
+}
+
+static int q_push(struct aws_conn *conn, coffer_done_cb cb, void *data)
+{
+	if (conn->q_len == conn->q_cap) {
+		size_t cap = conn->q_cap ? conn->q_cap * 2 : 64, i;
+		struct pending *q = malloc(cap * sizeof(*q));
+
+		if (q == NULL)
+			return COFFER_ENOMEM;
+		for (i = 0; i < conn->q_len; i++)
+			q[i] = conn->q[(conn->q_head + i) % conn->q_cap];
+		free(conn->q);
+		conn->q = q;
+		conn->q_cap = cap;
+		conn->q_head = 0;
+	}
+	conn->q[(conn->q_head + conn->q_len) % conn->q_cap] = (struct pending){cb, data};
+	conn->q_len++;
+	return 0;
+}
+
+int aws_conn_send(struct aws_conn *conn, const char *operation, const char *body, size_t len,
+                  coffer_done_cb cb, void *data)
+{
+	const struct aws_signer *s = conn->signer;
+	size_t need = len + HEAD_OVERHEAD + strlen(conn->ep->host_header) +
+	              2 * (s->session_token ? strlen(s->session_token) : 0),
+	       n;
+	int rv;
+
+	if (conn->dead)
+		return COFFER_ECLOSED;
+	if (need > OUT_CAP)
+		return COFFER_ETOOBIG;
+	if (OUT_CAP - conn->out_end < need && conn->out_start > 0) {
+		memmove(conn->out, conn->out + conn->out_start, conn->out_end - conn->out_start);
+		conn->out_end -= conn->out_start;
+		conn->out_start = 0;
+	}
+	if (OUT_CAP - conn->out_end < need)
+		return COFFER_EAGAIN;
+	rv = aws_format_request(conn->signer, aws_signer_now(conn->signer), conn->ep->host_header,
+	                        operation, body, len, (char *)conn->out + conn->out_end,
+	                        OUT_CAP - conn->out_end, &n);
+	if (rv == 0)
+		rv = q_push(conn, cb, data);
+	if (rv != 0)
+		return rv;
+	conn->out_end += n;
+	return 0;
+}
+
+/* >0 bytes moved, 0 would block, <0 COFFER_E* */
+static ssize_t io_write(struct aws_conn *conn, const void *p, size_t n)
+{
+	if (conn->ssl != NULL) {
+		size_t w = 0;
+		int r, e;
+
+		ERR_clear_error();
+		r = SSL_write_ex(conn->ssl, p, n, &w);
+		if (r == 1)
+			return (ssize_t)w;
+		e = SSL_get_error(conn->ssl, r);
+		if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ)
+			return 0;
+		return e == SSL_ERROR_ZERO_RETURN ? COFFER_ECLOSED : COFFER_EIO;
+	}
+	for (;;) {
+		ssize_t w = send(conn->fd, p, n, MSG_NOSIGNAL);
+
+		if (w >= 0)
+			return w;
+		if (errno == EINTR)
+			continue;
+		return errno == EAGAIN || errno == EWOULDBLOCK ? 0
+		       : errno == EPIPE || errno == ECONNRESET ? COFFER_ECLOSED
+		                                               : COFFER_EIO;
+	}
+}
+
+static ssize_t io_read(struct aws_conn *conn, void *p, size_t n)
+{
+	if (conn->ssl != NULL) {
+		size_t r = 0;
+		int ok, e;
+
+		ERR_clear_error();
+		ok = SSL_read_ex(conn->ssl, p, n, &r);
+		if (ok == 1)
+			return (ssize_t)r;
+		e = SSL_get_error(conn->ssl, ok);
+		if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+			return 0;
+		return e == SSL_ERROR_ZERO_RETURN ||
+		               (e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0)
+		           ? COFFER_ECLOSED
+		           : COFFER_EIO;
+	}
+	for (;;) {
+		ssize_t r = recv(conn->fd, p, n, 0);
+
+		if (r > 0)
+			return r;
+		if (r == 0)
+			return COFFER_ECLOSED;
+		if (errno == EINTR)
+			continue;
+		return errno == EAGAIN || errno == EWOULDBLOCK ? 0
+		       : errno == ECONNRESET                   ? COFFER_ECLOSED
+		                                               : COFFER_EIO;
+	}
+}
+
+static int flush(struct aws_conn *conn)
+{
+	while (conn->out_start < conn->out_end) {
+		ssize_t w =
+		    io_write(conn, conn->out + conn->out_start, conn->out_end - conn->out_start);
+
+		if (w < 0)
+			return (int)w;
+		if (w == 0)
+			return 0;
+		conn->out_start += (size_t)w;
+	}
+	conn->out_start = conn->out_end = 0;
+	return 0;
+}
+
+/* Hand one complete response to the oldest pending request. */
+static int dispatch(struct aws_conn *conn, const struct aws_resp *r, const char *body)
+{
+	struct coffer_error err;
+	struct pending p;
+
+	if (r->status < 200)
+		return 0; /* 100 Continue and friends: not an answer */
+	if (conn->q_len == 0)
+		return COFFER_EPROTO;
+	p = conn->q[conn->q_head];
+	conn->q_head = (conn->q_head + 1) % conn->q_cap;
+	conn->q_len--;
+	if (r->status == 200 && aws_body_is_object(body, r->body_len)) {
+		p.cb(p.data, 0, NULL, (const uint8_t *)body, r->body_len);
+	} else if (r->status == 200) {
+		set_err(&err, COFFER_EPROTO, "'%s' answered 200 without a JSON object",
+		        conn->ep->url);
+		p.cb(p.data, COFFER_EPROTO, &err, NULL, 0);
+	} else {
+		aws_error_of(r->status, body, r->body_len, &err);
+		p.cb(p.data, COFFER_ESERVICE, &err, NULL, 0);
+	}
+	return r->close ? COFFER_ECLOSED : 0;
+}
+
+static int parse_responses(struct aws_conn *conn)
+{
+	for (;;) {
+		const char *b = (const char *)conn->in + conn->in_start;
+		struct aws_resp r;
+		int rv = aws_parse_response(b, conn->in_end - conn->in_start, &r);
+
+		if (rv < 0)
+			return rv;
+		if (rv == 0)
+			break;
+		rv = dispatch(conn, &r, b + r.head_len);
+		/* the answer may hold a secret value: wipe it once handled */
+		OPENSSL_cleanse(conn->in + conn->in_start, r.head_len + r.body_len);
+		conn->in_start += r.head_len + r.body_len;
+		if (rv != 0)
+			return rv;
+	}
+	if (conn->in_start == conn->in_end)
+		conn->in_start = conn->in_end = 0;
+	return 0;
+}
+
+static int fill(struct aws_conn *conn)
+{
+	for (;;) {
+		ssize_t r;
+		int rv;
+
+		if (IN_CAP - conn->in_end < READ_MIN && conn->in_start > 0) {
+			memmove(conn->in, conn->in + conn->in_start, conn->in_end - conn->in_start);
+			conn->in_end -= conn->in_start;
+			conn->in_start = 0;
+		}
+		if (conn->in_end == IN_CAP)
+			return COFFER_EPROTO; /* a response larger than the caps allow */
+		r = io_read(conn, conn->in + conn->in_end, IN_CAP - conn->in_end);
+		if (r < 0)
+			return (int)r;
+		if (r == 0)
+			return 0;
+		conn->in_end += (size_t)r;
+		rv = parse_responses(conn);
+		if (rv != 0)
+			return rv;
+	}
+}
+
+int aws_conn_process(struct aws_conn *conn)
+{
+	int rv;
+
+	if (conn->dead)
+		return conn->dead;
+	rv = flush(conn);
+	if (rv == 0)
+		rv = fill(conn);
+	if (rv == 0)
+		rv = flush(conn); /* callbacks may have queued more */
+	if (rv != 0)
+		fail_all(conn, rv, coffer_strerror(rv));
+	return rv;
+}

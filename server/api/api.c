@@ -37,6 +37,34 @@ static const struct api_impl impl_restore = {
 	.prepare = api__restore_secret, .finish = api__restore_secret_finish,
 	.fsm_op = FSM_OP_RESTORE_SECRET};
 
+static const struct api_impl impl_tag = {
+	.prepare = api__tag_resource, .finish = api__tag_finish,
+	.fsm_op = FSM_OP_TAG_RESOURCE};
+static const struct api_impl impl_untag = {
+	.prepare = api__untag_resource, .finish = api__untag_finish,
+	.fsm_op = FSM_OP_UNTAG_RESOURCE};
+/* no state, no secret input; the password is generated and packed in the
+ * secure heap */
+static const struct api_impl impl_password = {.read = api__get_random_password};
+static const struct api_impl impl_batch = {.read = api__batch_get_secret_value};
+/* writes whose engines come later: they answer in prepare, never propose */
+static const struct api_impl impl_rotate = {.prepare = api__rotate_secret,
+					    .finish = api__no_finish};
+static const struct api_impl impl_cancel_rotate = {.prepare = api__cancel_rotate_secret,
+						   .finish = api__no_finish};
+static const struct api_impl impl_put_policy = {.prepare = api__put_resource_policy,
+						.finish = api__no_finish};
+static const struct api_impl impl_delete_policy = {.prepare = api__delete_resource_policy,
+						   .finish = api__no_finish};
+static const struct api_impl impl_get_policy = {.read = api__get_resource_policy};
+static const struct api_impl impl_validate_policy = {.read = api__validate_resource_policy};
+static const struct api_impl impl_replicate = {.prepare = api__replicate_to_regions,
+					       .finish = api__no_finish};
+static const struct api_impl impl_remove_regions = {.prepare = api__remove_regions,
+						    .finish = api__no_finish};
+static const struct api_impl impl_stop_replication = {.prepare = api__stop_replication,
+						      .finish = api__no_finish};
+
 #define OP(name_, kind_, req_, resp_, impl_)                                            \
 	{                                                                               \
 		name_, kind_, &coffer__##req_##_request__descriptor,                     \
@@ -56,6 +84,29 @@ const struct api_op api_ops[] = {
 	   update_secret_version_stage, impl_stage),
 	OP("DeleteSecret", API_WRITE, delete_secret, delete_secret, impl_delete),
 	OP("RestoreSecret", API_WRITE, restore_secret, restore_secret, impl_restore),
+	OP("TagResource", API_WRITE, tag_resource, tag_resource, impl_tag),
+	OP("UntagResource", API_WRITE, untag_resource, untag_resource, impl_untag),
+	OP("GetRandomPassword", API_READ, get_random_password, get_random_password,
+	   impl_password),
+	OP("BatchGetSecretValue", API_READ, batch_get_secret_value, batch_get_secret_value,
+	   impl_batch),
+	OP("RotateSecret", API_WRITE, rotate_secret, rotate_secret, impl_rotate),
+	OP("CancelRotateSecret", API_WRITE, cancel_rotate_secret, cancel_rotate_secret,
+	   impl_cancel_rotate),
+	OP("PutResourcePolicy", API_WRITE, put_resource_policy, put_resource_policy,
+	   impl_put_policy),
+	OP("GetResourcePolicy", API_READ, get_resource_policy, get_resource_policy,
+	   impl_get_policy),
+	OP("DeleteResourcePolicy", API_WRITE, delete_resource_policy, delete_resource_policy,
+	   impl_delete_policy),
+	OP("ValidateResourcePolicy", API_READ, validate_resource_policy, validate_resource_policy,
+	   impl_validate_policy),
+	OP("ReplicateSecretToRegions", API_WRITE, replicate_secret_to_regions,
+	   replicate_secret_to_regions, impl_replicate),
+	OP("RemoveRegionsFromReplication", API_WRITE, remove_regions_from_replication,
+	   remove_regions_from_replication, impl_remove_regions),
+	OP("StopReplicationToReplica", API_WRITE, stop_replication_to_replica,
+	   stop_replication_to_replica, impl_stop_replication),
 	{NULL, 0, NULL, NULL, NULL},
 };
 

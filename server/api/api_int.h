@@ -25,6 +25,13 @@
 #define API_MAX_REQUEST (256u * 1024)
 #define API_UUID_LEN 36
 #define API_DEFAULT_KEY_DISPLAY "DefaultEncryptionKey"
+#define MSG_TAG_LIMIT "You can't add more than 50 tags to a secret."
+#define API_MAX_TAGS 50
+#define MSG_NO_TOKEN \
+	"You must provide a ClientRequestToken value. We recommend a UUID-type value."
+#define MSG_NO_REPLICATION                                                                 \
+	"Cross-region replication is not configured in this deployment: this region has no " \
+	"replica regions to replicate to or from."
 
 struct api_impl {
 	/* READ: answer from the FSM. */
@@ -52,7 +59,21 @@ int api__error(struct api_reply *out, const char *type, const char *fmt, ...)
 int api__pack(struct api_reply *out, const ProtobufCMessage *m);
 double api__date(int64_t ms);
 
-/* Validation: 1 if ok, else 0 with out->status set. */
+/* Validation: 1 if ok, else 0 with out->status set. Messages follow AWS's
+ * "1 validation error detected: Value '<v>' at '<member>' failed to satisfy
+ * constraint: Member must ..."; api__validation with v == NULL leaves the
+ * value out (sensitive members). */
+int api__validation(struct api_reply *out, const char *v, const char *member,
+		    const char *constraint);
+int api__check_len_sensitive(struct api_reply *out, const char *v, const char *member,
+			     size_t min, size_t max);
+int api__check_range(struct api_reply *out, int64_t v, const char *member, int64_t min,
+		     int64_t max);
+/* ClientRequestToken: required (missing -> missing_type with AWS's "You must
+ * provide a ClientRequestToken value..."), 32-64 characters. */
+int api__check_token(struct api_reply *out, const char *tok, const char *missing_type);
+int api__check_region(struct api_reply *out, const char *region, const char *member);
+int api__check_tags(struct api_reply *out, Coffer__Tag **tags, size_t n);
 int api__check_name(struct api_reply *out, const char *name, const char *member);
 int api__check_secret_id(struct api_reply *out, const char *id);
 int api__check_len(struct api_reply *out, const char *v, const char *member, size_t min,
@@ -110,6 +131,68 @@ int api__update_version_stage(struct api_ctx *, const ProtobufCMessage *, uint8_
 			      size_t *, struct api_reply *);
 int api__update_version_stage_finish(struct api_ctx *, const struct fsm_result *,
 				     struct api_reply *);
+
+int api__tag_resource(struct api_ctx *, const ProtobufCMessage *, uint8_t **, size_t *,
+		      struct api_reply *);
+int api__untag_resource(struct api_ctx *, const ProtobufCMessage *, uint8_t **, size_t *,
+			struct api_reply *);
+int api__tag_finish(struct api_ctx *, const struct fsm_result *, struct api_reply *);
+int api__untag_finish(struct api_ctx *, const struct fsm_result *, struct api_reply *);
+int api__get_random_password(struct api_ctx *, const ProtobufCMessage *, struct api_reply *);
+int api__batch_get_secret_value(struct api_ctx *, const ProtobufCMessage *,
+				struct api_reply *);
+/* Operations whose engines are not built yet: full validation, then AWS's
+ * own error for an unconfigured feature (or the truthful answer). They
+ * never yield a command. */
+int api__rotate_secret(struct api_ctx *, const ProtobufCMessage *, uint8_t **, size_t *,
+		       struct api_reply *);
+int api__cancel_rotate_secret(struct api_ctx *, const ProtobufCMessage *, uint8_t **,
+			      size_t *, struct api_reply *);
+int api__put_resource_policy(struct api_ctx *, const ProtobufCMessage *, uint8_t **, size_t *,
+			     struct api_reply *);
+int api__delete_resource_policy(struct api_ctx *, const ProtobufCMessage *, uint8_t **,
+				size_t *, struct api_reply *);
+int api__get_resource_policy(struct api_ctx *, const ProtobufCMessage *, struct api_reply *);
+int api__validate_resource_policy(struct api_ctx *, const ProtobufCMessage *,
+				  struct api_reply *);
+int api__replicate_to_regions(struct api_ctx *, const ProtobufCMessage *, uint8_t **,
+			      size_t *, struct api_reply *);
+int api__remove_regions(struct api_ctx *, const ProtobufCMessage *, uint8_t **, size_t *,
+			struct api_reply *);
+int api__stop_replication(struct api_ctx *, const ProtobufCMessage *, uint8_t **, size_t *,
+			  struct api_reply *);
+/* CreateSecret's AddReplicaRegions: validate; 1 if ok (then refused). */
+int api__check_replica_regions(struct api_ctx *ctx, struct api_reply *out,
+			       Coffer__ReplicaRegionType **r, size_t n);
+/* A write that never reaches the FSM has no result to finish. */
+int api__no_finish(struct api_ctx *, const struct fsm_result *, struct api_reply *);
+
+/* Decrypt version v of s into pt (secure heap; secbuf_free). 0, CF_ENOMEM,
+ * or 1 with a DecryptionFailure in out. */
+int api__open_value(struct api_ctx *ctx, struct api_reply *out, const struct store_secret *s,
+		    const struct store_version *v, struct secbuf *pt);
+
+/* ListSecrets / BatchGetSecretValue filters. check: 1 if valid, else 0
+ * with a ValidationException in out. match: 1 if s passes every filter
+ * (AND across filters, OR across one filter's values, '!' negates). */
+int api__check_filters(struct api_reply *out, Coffer__Filter **f, size_t n);
+int api__filters_match(Coffer__Filter **f, size_t n, const struct store_secret *s);
+
+/* One page of secrets for ListSecrets / BatchGetSecretValue: those passing
+ * the filters (and not scheduled for deletion unless include_deleted),
+ * sorted (by: 0 created, 1 last-accessed, 2 last-changed, 3 name), after
+ * next_token's position, at most max. all[start..end) is the page; next is
+ * the token for the following page or NULL. 0 (maybe with an
+ * InvalidNextTokenException in out) or CF_ENOMEM; release either way. */
+struct api_page {
+	const struct store_secret **all;
+	size_t start, end;
+	char *next;
+};
+int api__page_select(struct api_ctx *ctx, struct api_reply *out, Coffer__Filter **f, size_t nf,
+		     int include_deleted, int by, int desc, const char *next_token, size_t max,
+		     struct api_page *pg);
+void api__page_release(struct api_page *pg);
 
 /* Hex encoding of paging tokens. */
 int api__token_encode(const char *plain, char **out);

@@ -5,6 +5,7 @@
  * non-determinism (UUIDs, ARN suffixes, sealing a value with its MAC).
  * Messages never contain a secret value: value errors name the member only.
  */
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,9 +71,31 @@ static int name_char(unsigned char c)
 	       strchr("/_+=.@-", c) != NULL;
 }
 
-int api__check_len(struct api_reply *out, const char *v, const char *member, size_t min,
-		   size_t max)
+/* AWS's model-validation message. The value is echoed (shortened to fit
+ * the status buffer) unless v is NULL: sensitive members (SecretString,
+ * SecretBinary, RotationToken) are reported without their value, as AWS
+ * does for members it marks sensitive. */
+#define ECHO_MAX 96
+
+int api__validation(struct api_reply *out, const char *v, const char *member,
+		    const char *constraint)
 {
+	if (v == NULL)
+		return api__error(out, "ValidationException",
+				  "1 validation error detected: Value at '%s' failed to satisfy "
+				  "constraint: %s",
+				  member, constraint);
+	return api__error(out, "ValidationException",
+			  "1 validation error detected: Value '%.*s%s' at '%s' failed to "
+			  "satisfy constraint: %s",
+			  ECHO_MAX, v, strnlen(v, ECHO_MAX + 1) > ECHO_MAX ? "..." : "", member,
+			  constraint);
+}
+
+static int check_len(struct api_reply *out, const char *v, const char *member, size_t min,
+		     size_t max, int echo)
+{
+	char constraint[96];
 	size_t n;
 
 	if (v == NULL) {
@@ -85,15 +108,80 @@ int api__check_len(struct api_reply *out, const char *v, const char *member, siz
 		return 0;
 	}
 	n = strnlen(v, max + 1);
-	if (n < min || n > max) {
-		api__error(out, "ValidationException",
-			   "1 validation error detected: Value at '%s' failed to satisfy "
-			   "constraint: Member must have length %s %zu",
-			   member, n < min ? "greater than or equal to" : "less than or equal to",
-			   n < min ? min : max);
+	if (n >= min && n <= max)
+		return 1;
+	snprintf(constraint, sizeof(constraint), "Member must have length %s %zu",
+		 n < min ? "greater than or equal to" : "less than or equal to",
+		 n < min ? min : max);
+	api__validation(out, echo ? v : NULL, member, constraint);
+	return 0;
+}
+
+int api__check_len(struct api_reply *out, const char *v, const char *member, size_t min,
+		   size_t max)
+{
+	return check_len(out, v, member, min, max, 1);
+}
+
+int api__check_len_sensitive(struct api_reply *out, const char *v, const char *member,
+			     size_t min, size_t max)
+{
+	return check_len(out, v, member, min, max, 0);
+}
+
+int api__check_range(struct api_reply *out, int64_t v, const char *member, int64_t min,
+		     int64_t max)
+{
+	char val[32], constraint[96];
+
+	if (v >= min && v <= max)
+		return 1;
+	snprintf(val, sizeof(val), "%" PRId64, v);
+	snprintf(constraint, sizeof(constraint), "Member must have value %s %" PRId64,
+		 v < min ? "greater than or equal to" : "less than or equal to",
+		 v < min ? min : max);
+	api__validation(out, val, member, constraint);
+	return 0;
+}
+
+int api__check_token(struct api_reply *out, const char *tok, const char *missing_type)
+{
+	if (tok == NULL) {
+		api__error(out, missing_type,
+			   "You must provide a ClientRequestToken value. We recommend a "
+			   "UUID-type value.");
 		return 0;
 	}
-	return 1;
+	return api__check_len(out, tok, "clientRequestToken", 32, 64);
+}
+
+static int region_ok(const char *p)
+{
+	int groups = 0;
+	const char *d;
+
+	/* ^([a-z]+-)+\d+$ */
+	while (*p >= 'a' && *p <= 'z') {
+		while (*p >= 'a' && *p <= 'z')
+			p++;
+		if (*p++ != '-')
+			return 0;
+		groups++;
+	}
+	for (d = p; *p >= '0' && *p <= '9'; p++)
+		;
+	return groups > 0 && p > d && *p == '\0';
+}
+
+int api__check_region(struct api_reply *out, const char *region, const char *member)
+{
+	if (!api__check_len(out, region, member, 1, 128))
+		return 0;
+	if (region_ok(region))
+		return 1;
+	api__validation(out, region, member,
+			"Member must satisfy regular expression pattern: ^([a-z]+-)+\\d+$");
+	return 0;
 }
 
 int api__check_name(struct api_reply *out, const char *name, const char *member)
@@ -134,24 +222,20 @@ int api__check_value(struct api_reply *out, int has_bin, const ProtobufCBinaryDa
 		return !required;
 	}
 	if (has_bin && (bin->len < 1 || bin->len > API_MAX_VALUE)) {
-		api__error(out, "ValidationException",
-			   "1 validation error detected: Value at 'secretBinary' failed to "
-			   "satisfy constraint: Member must have length %s %d",
-			   bin->len < 1 ? "greater than or equal to" : "less than or equal to",
-			   bin->len < 1 ? 1 : API_MAX_VALUE);
+		api__validation(out, NULL, "secretBinary",
+				bin->len < 1 ? "Member must have length greater than or equal to 1"
+					     : "Member must have length less than or equal to 65536");
 		return 0;
 	}
-	/* never echo the value: check_len prints no value */
-	return !str || api__check_len(out, str, "secretString", 1, API_MAX_VALUE);
+	/* never echo the value */
+	return !str || api__check_len_sensitive(out, str, "secretString", 1, API_MAX_VALUE);
 }
 
 int api__check_stages(struct api_reply *out, char **stages, size_t n)
 {
 	if (n > STORE_MAX_LABELS) {
-		api__error(out, "ValidationException",
-			   "1 validation error detected: Value at 'versionStages' failed to "
-			   "satisfy constraint: Member must have length less than or equal to %d",
-			   STORE_MAX_LABELS);
+		api__validation(out, NULL, "versionStages",
+				"Member must have length less than or equal to 20");
 		return 0;
 	}
 	for (size_t i = 0; i < n; i++)

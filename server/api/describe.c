@@ -5,7 +5,8 @@
  * does; KmsKeyId is omitted for the default key. ListSecrets sorts the
  * eligible secrets (O(n log n)) and pages with an opaque token that encodes
  * (sort key, ARN) of the last entry, so pages stay stable under writes.
- * Filters: only the 'name' key (prefix, '!' negation) is implemented.
+ * Filters (every key AWS has) are in filters.c. Non-replicated secrets have
+ * no PrimaryRegion, so it is left out.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -171,83 +172,33 @@ static int cmp_secret(const void *a, const void *b, void *arg)
 	return cmp_key(&ka, &kb, o);
 }
 
-static int name_filter_match(const Coffer__Filter *f, const char *name)
-{
-	/* values are ORed; '!' negates one value */
-	for (size_t i = 0; i < f->n_values; i++) {
-		const char *v = f->values[i];
-		int neg = v[0] == '!';
-
-		if (neg)
-			v++;
-		if ((strncmp(name, v, strlen(v)) == 0) != neg)
-			return 1;
-	}
-	return 0;
-}
-
 static int check_list_request(struct api_reply *out, const Coffer__ListSecretsRequest *req,
 			      struct order *o)
 {
 	o->by = BY_CREATED;
 	o->desc = 0;
-	if (req->has_max_results && (req->max_results < 1 || req->max_results > 100))
-		return api__error(out, "ValidationException",
-				  "1 validation error detected: Value '%" PRId64
-				  "' at 'maxResults' failed to satisfy constraint: Member must "
-				  "have value between 1 and 100",
-				  req->max_results),
-		       0;
+	if (req->has_max_results && !api__check_range(out, req->max_results, "maxResults", 1, 100))
+		return 0;
 	if (req->sort_by) {
 		size_t i;
 
 		for (i = 0; i < 4 && strcmp(req->sort_by, sort_names[i]) != 0; i++)
 			;
 		if (i == 4)
-			return api__error(out, "ValidationException",
-					  "1 validation error detected: Value at 'sortBy' failed "
-					  "to satisfy constraint: Member must satisfy enum value "
-					  "set: [created-date, last-accessed-date, "
-					  "last-changed-date, name]"),
+			return api__validation(out, req->sort_by, "sortBy",
+					       "Member must satisfy enum value set: [created-date, "
+					       "last-accessed-date, last-changed-date, name]"),
 			       0;
 		o->by = (enum sort_by)i;
 	}
 	if (req->sort_order) {
 		if (strcmp(req->sort_order, "asc") != 0 && strcmp(req->sort_order, "desc") != 0)
-			return api__error(out, "ValidationException",
-					  "1 validation error detected: Value at 'sortOrder' "
-					  "failed to satisfy constraint: Member must satisfy enum "
-					  "value set: [asc, desc]"),
+			return api__validation(out, req->sort_order, "sortOrder",
+					       "Member must satisfy enum value set: [asc, desc]"),
 			       0;
 		o->desc = strcmp(req->sort_order, "desc") == 0;
 	}
-	if (req->n_filters > 10)
-		return api__error(out, "ValidationException",
-				  "1 validation error detected: Value at 'filters' failed to "
-				  "satisfy constraint: Member must have length less than or "
-				  "equal to 10"),
-		       0;
-	for (size_t i = 0; i < req->n_filters; i++) {
-		const Coffer__Filter *f = req->filters[i];
-
-		if (f->key == NULL || strcmp(f->key, "name") != 0)
-			return api__error(out, "InvalidParameterException",
-					  "filter key '%s' is not supported yet: only 'name' is",
-					  f->key ? f->key : ""),
-			       0;
-		if (f->n_values < 1 || f->n_values > 10)
-			return api__error(out, "ValidationException",
-					  "1 validation error detected: Value at "
-					  "'filters.%zu.member.values' failed to satisfy "
-					  "constraint: Member must have length between 1 and 10",
-					  i + 1),
-			       0;
-		for (size_t j = 0; j < f->n_values; j++)
-			if (!api__check_len(out, f->values[j], "filters.member.values.member",
-					    0, 512))
-				return 0;
-	}
-	return 1;
+	return api__check_filters(out, req->filters, req->n_filters);
 }
 
 /* Token text: "<by>|<order>|<key>|<arn>". */
@@ -296,48 +247,42 @@ static int make_token(const struct store_secret *s, const struct order *o, char 
 	return rv;
 }
 
-int api__list_secrets(struct api_ctx *ctx, const ProtobufCMessage *m, struct api_reply *out)
+void api__page_release(struct api_page *pg)
 {
-	const Coffer__ListSecretsRequest *req = (const Coffer__ListSecretsRequest *)m;
-	Coffer__ListSecretsResponse resp = COFFER__LIST_SECRETS_RESPONSE__INIT;
+	free(pg->all);
+	free(pg->next);
+	memset(pg, 0, sizeof(*pg));
+}
+
+int api__page_select(struct api_ctx *ctx, struct api_reply *out, Coffer__Filter **f, size_t nf,
+		     int include_deleted, int by, int desc, const char *next_token, size_t max,
+		     struct api_page *pg)
+{
 	const struct store *st = fsm_store(ctx->fsm);
-	const struct store_secret **all = NULL, *s;
-	struct scratch sc = {0};
-	struct order o;
+	const struct store_secret *s;
+	struct order o = {(enum sort_by)by, desc};
 	struct lkey after = {0, "", ""};
 	char tokbuf[2100];
-	char *next = NULL;
-	size_t n = 0, start = 0, max, i, total;
-	int rv = CF_ENOMEM, have_after = 0;
+	size_t n = 0, start = 0;
 
-	if (!check_list_request(out, req, &o))
-		return 0;
-	max = req->has_max_results ? (size_t)req->max_results : 100;
-	if (req->next_token) {
-		if (!parse_token(req->next_token, &o, &after, tokbuf, sizeof(tokbuf)))
-			return api__error(out, "InvalidNextTokenException",
-					  "The NextToken value is invalid.");
-		have_after = 1;
-	}
-	if ((all = malloc((st->n_secrets + 1) * sizeof(*all))) == NULL)
+	memset(pg, 0, sizeof(*pg));
+	if (next_token && !parse_token(next_token, &o, &after, tokbuf, sizeof(tokbuf)))
+		return api__error(out, "InvalidNextTokenException",
+				  "The NextToken value is invalid.");
+	if ((pg->all = malloc((st->n_secrets + 1) * sizeof(*pg->all))) == NULL)
 		return CF_ENOMEM;
-	for (s = st->head; s; s = s->next) {
-		int ok = !s->deleted_ms || (req->has_include_planned_deletion &&
-					     req->include_planned_deletion);
-
-		for (i = 0; ok && i < req->n_filters; i++)
-			ok = name_filter_match(req->filters[i], s->name);
-		if (ok)
-			all[n++] = s;
-	}
-	qsort_r(all, n, sizeof(*all), cmp_secret, &o);
-	if (have_after) {
-		/* first entry strictly after the token's position */
+	for (s = st->head; s; s = s->next)
+		if ((!s->deleted_ms || include_deleted) && api__filters_match(f, nf, s))
+			pg->all[n++] = s;
+	qsort_r(pg->all, n, sizeof(*pg->all), cmp_secret, &o);
+	if (next_token) {
+		/* first entry strictly after the token's position: stable when
+		 * secrets are created or deleted between pages */
 		size_t lo = 0, hi = n;
 
 		while (lo < hi) {
 			size_t mid = lo + (hi - lo) / 2;
-			struct lkey km = key_of(all[mid], o.by);
+			struct lkey km = key_of(pg->all[mid], o.by);
 
 			if (cmp_key(&km, &after, &o) <= 0)
 				lo = mid + 1;
@@ -346,9 +291,35 @@ int api__list_secrets(struct api_ctx *ctx, const ProtobufCMessage *m, struct api
 		}
 		start = lo;
 	}
-	total = n;
-	if (n - start > max)
-		n = start + max;
+	pg->start = start;
+	pg->end = n - start > max ? start + max : n;
+	/* more entries follow: hand out the position of the page's last one */
+	if (pg->end < n)
+		return make_token(pg->all[pg->end - 1], &o, &pg->next);
+	return 0;
+}
+
+int api__list_secrets(struct api_ctx *ctx, const ProtobufCMessage *m, struct api_reply *out)
+{
+	const Coffer__ListSecretsRequest *req = (const Coffer__ListSecretsRequest *)m;
+	Coffer__ListSecretsResponse resp = COFFER__LIST_SECRETS_RESPONSE__INIT;
+	struct scratch sc = {0};
+	struct api_page pg;
+	struct order o;
+	size_t n, start, i;
+	int rv;
+
+	if (!check_list_request(out, req, &o))
+		return 0;
+	rv = api__page_select(ctx, out, req->filters, req->n_filters,
+			      req->has_include_planned_deletion && req->include_planned_deletion,
+			      o.by, o.desc, req->next_token,
+			      req->has_max_results ? (size_t)req->max_results : 100, &pg);
+	if (rv != 0 || !cf_status_ok(&out->status))
+		goto out;
+	rv = CF_ENOMEM;
+	start = pg.start;
+	n = pg.end;
 	resp.n_secret_list = n - start;
 	resp.secret_list = api__alloc(&sc, (n - start) * sizeof(*resp.secret_list));
 	if (resp.secret_list == NULL)
@@ -357,7 +328,7 @@ int api__list_secrets(struct api_ctx *ctx, const ProtobufCMessage *m, struct api
 		Coffer__SecretListEntry *e = api__alloc(&sc, sizeof(*e));
 		struct desc d;
 
-		if (e == NULL || (rv = describe_fields(ctx, &sc, all[i], &d)) != 0) {
+		if (e == NULL || (rv = describe_fields(ctx, &sc, pg.all[i], &d)) != 0) {
 			rv = CF_ENOMEM;
 			goto out;
 		}
@@ -379,16 +350,11 @@ int api__list_secrets(struct api_ctx *ctx, const ProtobufCMessage *m, struct api
 		resp.secret_list[i - start] = e;
 	}
 	rv = 0;
+	resp.next_token = pg.next;
 out:
-	if (rv == 0 && n < total) {
-		/* more entries follow: hand out the position of the page's last one */
-		rv = make_token(all[n - 1], &o, &next);
-		resp.next_token = next;
-	}
-	if (rv == 0)
+	if (rv == 0 && cf_status_ok(&out->status))
 		rv = api__pack(out, &resp.base);
-	free(next);
-	free(all);
+	api__page_release(&pg);
 	api__scratch_free(&sc);
 	return rv;
 }

@@ -12,46 +12,14 @@
 #include "util/errors.h"
 
 #define DAY_MS (24LL * 3600 * 1000)
-#define MAX_TAGS 50
 
-static int check_tags(struct api_reply *out, Coffer__Tag **tags, size_t n)
+/* ClientRequestToken: required with a value (AWS: InvalidRequestException;
+ * the SDKs and the coffer CLI always send one), checked when present. */
+static int check_token(struct api_reply *out, const char *tok, int has_value)
 {
-	if (n > MAX_TAGS) {
-		api__error(out, "ValidationException",
-			   "1 validation error detected: Value at 'tags' failed to satisfy "
-			   "constraint: Member must have length less than or equal to %d",
-			   MAX_TAGS);
-		return 0;
-	}
-	for (size_t i = 0; i < n; i++) {
-		if (!api__check_len(out, tags[i]->key, "tags.member.key", 1, 128) ||
-		    !api__check_len(out, tags[i]->value, "tags.member.value", 0, 256))
-			return 0;
-		for (size_t j = 0; j < i; j++) {
-			if (strcmp(tags[i]->key, tags[j]->key) == 0) {
-				api__error(out, "InvalidParameterException",
-					   "duplicate tag key '%s'", tags[i]->key);
-				return 0;
-			}
-		}
-	}
-	return 1;
-}
-
-/* ClientRequestToken: the given one (checked) or a fresh UUIDv4. */
-static int token_or_uuid(struct api_reply *out, const char *given, char buf[API_UUID_LEN + 1],
-			 const char **tok)
-{
-	int rv;
-
-	if (given) {
-		*tok = given;
-		return api__check_len(out, given, "clientRequestToken", 32, 64) ? 0 : 1;
-	}
-	if ((rv = api__uuid(buf)) != 0)
-		return rv;
-	*tok = buf;
-	return 0;
+	if (tok == NULL && !has_value)
+		return 1;
+	return api__check_token(out, tok, "InvalidRequestException");
 }
 
 /* ---------------------------------------------------------------- CreateSecret */
@@ -67,8 +35,8 @@ int api__create_secret(struct api_ctx *ctx, const ProtobufCMessage *m, uint8_t *
 	Coffer__Fsm__Tag *tags = NULL, **ptags = NULL;
 	const struct store_secret *old;
 	const struct store_kms_key *key;
-	char tokbuf[API_UUID_LEN + 1];
-	const char *tok;
+	const char *tok = req->client_request_token;
+	int has_value = req->has_secret_binary || req->secret_string;
 	char *arn = NULL;
 	int rv;
 
@@ -78,10 +46,13 @@ int api__create_secret(struct api_ctx *ctx, const ProtobufCMessage *m, uint8_t *
 	    !api__check_kms_key(out, req->kms_key_id) ||
 	    !api__check_value(out, req->has_secret_binary, &req->secret_binary,
 			      req->secret_string, 0) ||
-	    !check_tags(out, req->tags, req->n_tags))
+	    !api__check_tags(out, req->tags, req->n_tags) ||
+	    !api__check_replica_regions(ctx, out, req->add_replica_regions,
+					req->n_add_replica_regions) ||
+	    !check_token(out, tok, has_value))
 		return 0;
-	if ((rv = token_or_uuid(out, req->client_request_token, tokbuf, &tok)) != 0)
-		return rv < 0 ? rv : 0;
+	if (req->n_add_replica_regions)
+		return api__error(out, "InvalidRequestException", MSG_NO_REPLICATION);
 	old = store_find_name(fsm_store(ctx->fsm), req->name);
 	if (old && old->deleted_ms)
 		return api__error(out, "InvalidRequestException",
@@ -158,8 +129,7 @@ int api__update_secret(struct api_ctx *ctx, const ProtobufCMessage *m, uint8_t *
 	Coffer__Fsm__SealedValue sv = COFFER__FSM__SEALED_VALUE__INIT;
 	const struct store_secret *s;
 	const struct store_kms_key *key;
-	char tokbuf[API_UUID_LEN + 1];
-	const char *tok;
+	const char *tok = req->client_request_token;
 	int rv = 0;
 
 	if (!api__check_secret_id(out, req->secret_id) ||
@@ -167,7 +137,8 @@ int api__update_secret(struct api_ctx *ctx, const ProtobufCMessage *m, uint8_t *
 	    !api__check_len(out, req->type, "type", 0, 256) ||
 	    !api__check_kms_key(out, req->kms_key_id) ||
 	    !api__check_value(out, req->has_secret_binary, &req->secret_binary,
-			      req->secret_string, 0))
+			      req->secret_string, 0) ||
+	    !check_token(out, tok, req->has_secret_binary || req->secret_string))
 		return 0;
 	if ((s = api__resolve(ctx, out, req->secret_id)) == NULL)
 		return 0;
@@ -180,8 +151,6 @@ int api__update_secret(struct api_ctx *ctx, const ProtobufCMessage *m, uint8_t *
 		const uint8_t *pt = bin ? req->secret_binary.data : (const uint8_t *)req->secret_string;
 		size_t n = bin ? req->secret_binary.len : strlen(req->secret_string);
 
-		if ((rv = token_or_uuid(out, req->client_request_token, tokbuf, &tok)) != 0)
-			return rv < 0 ? rv : 0;
 		if ((rv = api__seal(ctx, out, key, s->arn, tok, bin, pt, n, &sv)) != 0 ||
 		    !cf_status_ok(&out->status))
 			goto out;

@@ -14,6 +14,35 @@
 
 /* ---------------------------------------------------------------- GetSecretValue */
 
+int api__open_value(struct api_ctx *ctx, struct api_reply *out, const struct store_secret *s,
+		    const struct store_version *v, struct secbuf *pt)
+{
+	const struct store_kms_key *key =
+		v->value.kms_key_id ? store_kms_find(fsm_store(ctx->fsm), v->value.kms_key_id)
+				    : NULL;
+	struct kms_key_ref ref;
+	struct kms_aad aad = {ctx->region, s->arn, v->id};
+	int rv;
+
+	if (key == NULL) {
+		api__error(out, "DecryptionFailure",
+			   "the KMS key of this secret version is not available");
+		return 1;
+	}
+	ref = (struct kms_key_ref){key->key_id, key->wrapped, key->wrapped_len};
+	rv = kms_open(ctx->kr, &ref, &aad, v->value.wrapped_dk, v->value.wrapped_dk_len,
+		      v->value.ct, v->value.ct_len, pt);
+	if (rv == CF_ENOMEM)
+		return rv;
+	if (rv != 0) {
+		api__error(out, "DecryptionFailure",
+			   "Secrets Manager can't decrypt the protected secret text using the "
+			   "provided KMS key.");
+		return 1;
+	}
+	return 0;
+}
+
 static const struct store_version *pick_version(const struct store_secret *s,
 						const Coffer__GetSecretValueRequest *req,
 						struct api_reply *out)
@@ -55,7 +84,6 @@ int api__get_secret_value(struct api_ctx *ctx, const ProtobufCMessage *m, struct
 	Coffer__GetSecretValueResponse resp = COFFER__GET_SECRET_VALUE_RESPONSE__INIT;
 	const struct store_secret *s;
 	const struct store_version *v;
-	const struct store_kms_key *key;
 	const char *labels[STORE_MAX_LABELS];
 	struct secbuf pt = {0};
 	int rv;
@@ -71,24 +99,8 @@ int api__get_secret_value(struct api_ctx *ctx, const ProtobufCMessage *m, struct
 		return api__error(out, "InvalidRequestException", MSG_MARKED_DELETED);
 	if ((v = pick_version(s, req, out)) == NULL)
 		return 0;
-	key = v->value.kms_key_id ? store_kms_find(fsm_store(ctx->fsm), v->value.kms_key_id)
-				  : NULL;
-	if (key == NULL)
-		return api__error(out, "DecryptionFailure",
-				  "the KMS key of this secret version is not available");
-	{
-		struct kms_key_ref ref = {key->key_id, key->wrapped, key->wrapped_len};
-		struct kms_aad aad = {ctx->region, s->arn, v->id};
-
-		rv = kms_open(ctx->kr, &ref, &aad, v->value.wrapped_dk, v->value.wrapped_dk_len,
-			      v->value.ct, v->value.ct_len, &pt);
-	}
-	if (rv == CF_ENOMEM)
-		return rv;
-	if (rv != 0)
-		return api__error(out, "DecryptionFailure",
-				  "Secrets Manager can't decrypt the protected secret text using "
-				  "the provided KMS key.");
+	if ((rv = api__open_value(ctx, out, s, v, &pt)) != 0)
+		return rv < 0 ? rv : 0;
 	resp.arn = s->arn;
 	resp.name = s->name;
 	resp.version_id = v->id;
@@ -120,18 +132,19 @@ int api__put_secret_value(struct api_ctx *ctx, const ProtobufCMessage *m, uint8_
 	Coffer__Fsm__SealedValue sv = COFFER__FSM__SEALED_VALUE__INIT;
 	const struct store_secret *s;
 	const struct store_kms_key *key;
-	char tokbuf[API_UUID_LEN + 1];
 	const char *tok = req->client_request_token;
 	int bin = req->has_secret_binary, rv;
 	const uint8_t *pt;
 	size_t n;
 
 	if (!api__check_secret_id(out, req->secret_id) ||
+	    (tok && !api__check_len(out, tok, "clientRequestToken", 32, 64)) ||
 	    !api__check_value(out, req->has_secret_binary, &req->secret_binary,
 			      req->secret_string, 1) ||
 	    !api__check_stages(out, req->version_stages, req->n_version_stages) ||
-	    (tok && !api__check_len(out, tok, "clientRequestToken", 32, 64)) ||
-	    !api__check_len(out, req->rotation_token, "rotationToken", 0, 256))
+	    (req->rotation_token &&
+	     !api__check_len_sensitive(out, req->rotation_token, "rotationToken", 36, 256)) ||
+	    !api__check_token(out, tok, "InvalidRequestException"))
 		return 0;
 	if ((s = api__resolve(ctx, out, req->secret_id)) == NULL)
 		return 0;
@@ -139,11 +152,6 @@ int api__put_secret_value(struct api_ctx *ctx, const ProtobufCMessage *m, uint8_
 		return api__error(out, "InvalidRequestException", MSG_MARKED_DELETED);
 	if ((key = api__default_key(ctx, out)) == NULL)
 		return 0;
-	if (tok == NULL) {
-		if ((rv = api__uuid(tokbuf)) != 0)
-			return rv;
-		tok = tokbuf;
-	}
 	pt = bin ? req->secret_binary.data : (const uint8_t *)req->secret_string;
 	n = bin ? req->secret_binary.len : strlen(req->secret_string);
 	if ((rv = api__seal(ctx, out, key, s->arn, tok, bin, pt, n, &sv)) != 0 ||

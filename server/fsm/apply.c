@@ -522,3 +522,20 @@ int fsm__purge(struct fsm *f, int64_t now, const Coffer__Fsm__Purge *c, struct f
 	}
 	return 0;
 }
+
+/* ---------------------------------------------------------------- shared with tags.c */
+
+int fsm__malformed(struct fsm_result *r)
+{
+	return malformed(r);
+}
+
+struct store_secret *fsm__live_secret(struct fsm *f, const char *arn, struct fsm_result *r)
+{
+	return live_secret(f, arn, r);
+}
+
+int fsm__res_secret(struct fsm_result *r, const struct store_secret *s)
+{
+	return res_secret(r, s);
+}

@@ -107,6 +107,12 @@ static int dispatch(struct fsm *f, const Coffer__Fsm__Command *c, struct fsm_res
 	case COFFER__FSM__COMMAND__OP_PURGE:
 		r->op = FSM_OP_PURGE;
 		return fsm__purge(f, now, c->purge, r);
+	case COFFER__FSM__COMMAND__OP_TAG_RESOURCE:
+		r->op = FSM_OP_TAG_RESOURCE;
+		return fsm__tag_resource(f, now, c->tag_resource, r);
+	case COFFER__FSM__COMMAND__OP_UNTAG_RESOURCE:
+		r->op = FSM_OP_UNTAG_RESOURCE;
+		return fsm__untag_resource(f, now, c->untag_resource, r);
 	default:
 		cf_status_set(&r->status, "InternalServiceError", "unknown fsm command");
 		return 0;

@@ -17,6 +17,11 @@
 #define LABEL_PREVIOUS "AWSPREVIOUS"
 #define LABEL_PENDING "AWSPENDING"
 
+/* Tags: at most FSM_MAX_TAGS per secret, not counting "aws:" keys (which
+ * users cannot set, so in practice all of them count). */
+#define FSM_MAX_TAGS 50
+#define FSM_MSG_TAG_LIMIT "You can't add more than 50 tags to a secret."
+
 struct fsm {
 	char *region;
 	struct store st;
@@ -43,7 +48,20 @@ int fsm__delete_secret(struct fsm *f, int64_t now, const Coffer__Fsm__DeleteSecr
 		       struct fsm_result *r);
 int fsm__restore_secret(struct fsm *f, int64_t now, const Coffer__Fsm__RestoreSecret *c,
 			struct fsm_result *r);
+int fsm__tag_resource(struct fsm *f, int64_t now, const Coffer__Fsm__TagResource *c,
+		       struct fsm_result *r);
+int fsm__untag_resource(struct fsm *f, int64_t now, const Coffer__Fsm__UntagResource *c,
+			struct fsm_result *r);
 int fsm__purge(struct fsm *f, int64_t now, const Coffer__Fsm__Purge *c, struct fsm_result *r);
+
+/* Helpers from apply.c: a malformed-command status; the live secret at arn
+ * (or a NotFound / marked-for-deletion status and NULL); arn and name into
+ * the result. */
+int fsm__malformed(struct fsm_result *r);
+struct store_secret *fsm__live_secret(struct fsm *f, const char *arn, struct fsm_result *r);
+int fsm__res_secret(struct fsm_result *r, const struct store_secret *s);
+/* 1 if key starts with "aws:" in any letter case (reserved for AWS). */
+int fsm_tag_key_reserved(const char *key);
 
 /* Snapshot encode / decode into a fresh store. */
 int fsm__snapshot(struct fsm *f, uint8_t **buf, size_t *n);

@@ -25,6 +25,8 @@ enum fsm_op {
 	FSM_OP_DELETE_SECRET,
 	FSM_OP_RESTORE_SECRET,
 	FSM_OP_PURGE,
+	FSM_OP_TAG_RESOURCE,
+	FSM_OP_UNTAG_RESOURCE,
 };
 
 struct fsm_result {

@@ -25,6 +25,10 @@
 #define DAY (24LL * 3600 * 1000)
 #define T0 1700000000000LL
 #define TOK(i) tok(i)
+#define MSG_NO_TOKEN \
+	"You must provide a ClientRequestToken value. We recommend a UUID-type value."
+#define MSG_DELETED \
+	"You can't perform this operation on the secret because it was marked for deletion."
 
 struct env {
 	struct fsm *fsm;
@@ -108,6 +112,13 @@ static void *expect_ok(struct api_reply *r, const char *opname)
 	assert_non_null(m);
 	api_reply_release(r);
 	return m;
+}
+
+static void expect_ok_free(struct api_reply *r, const char *opname)
+{
+	ProtobufCMessage *m = expect_ok(r, opname);
+
+	protobuf_c_message_free_unpacked(m, NULL);
 }
 
 static void housekeeping(struct env *e)
@@ -240,7 +251,7 @@ static void test_keyring_not_ready(void **state)
 	rep = call(e, "CreateSecret", &q.base);
 	expect_error(&rep, "InternalServiceError", "keyring not ready");
 	housekeeping(e);
-	free(create(e, "x", CANARY, NULL));
+	free(create(e, "x", CANARY, TOK(1)));
 	/* a second housekeeping has nothing to do */
 	{
 		uint8_t *cmd;
@@ -314,6 +325,7 @@ static void test_create_get_describe(void **state)
 		Coffer__CreateSecretResponse *c;
 
 		q.name = "bin";
+		q.client_request_token = (char *)TOK(2);
 		q.has_secret_binary = 1;
 		q.secret_binary.data = bin;
 		q.secret_binary.len = 3;
@@ -383,9 +395,12 @@ static void test_create_errors(void **state)
 	big[65537] = '\0';
 	q.name = "big";
 	q.secret_string = big;
+	q.client_request_token = (char *)TOK(3);
 	rep = call(e, "CreateSecret", &q.base);
 	no_canary(rep.status.message, strlen(rep.status.message));
-	expect_error(&rep, "ValidationException", NULL);
+	expect_error(&rep, "ValidationException",
+		     "1 validation error detected: Value at 'secretString' failed to satisfy "
+		     "constraint: Member must have length less than or equal to 65536");
 	big[65536] = '\0';
 	q.secret_string = big;
 	rep = call(e, "CreateSecret", &q.base);
@@ -397,6 +412,7 @@ static void test_create_errors(void **state)
 	q.name = "dup";
 	q.secret_string = "v";
 	q.kms_key_id = NULL;
+	q.client_request_token = (char *)TOK(4);
 	rep = call(e, "CreateSecret", &q.base);
 	expect_error(&rep, "ResourceExistsException",
 		     "The operation failed because the secret dup already exists.");
@@ -493,12 +509,12 @@ static void test_put_labels_replay(void **state)
 	coffer__update_secret_response__free_unpacked(ur, NULL);
 	assert_string_equal(store_find_name(fsm_store(e->fsm), "p")->description,
 			    "new description");
-	/* token omitted on our RPC: one is generated */
+	/* a token is required, as on AWS (the SDKs and the CLI always send one) */
 	rep = put(e, "p", "v5", NULL, NULL, 0);
-	p = expect_ok(&rep, "PutSecretValue");
-	assert_int_equal(strlen(p->version_id), 36);
-	assert_int_equal(p->version_id[14], '4');
-	coffer__put_secret_value_response__free_unpacked(p, NULL);
+	expect_error(&rep, "InvalidRequestException", MSG_NO_TOKEN);
+	u.secret_string = "v5";
+	rep = call(e, "UpdateSecret", &u.base);
+	expect_error(&rep, "InvalidRequestException", MSG_NO_TOKEN);
 	free(arn);
 }
 
@@ -617,7 +633,7 @@ static void test_list_paging(void **state)
 	for (int i = 0; i < 25; i++) {
 		snprintf(name, sizeof(name), "%s/s%02d", i % 2 ? "odd" : "even", i);
 		e->ctx.now_ms = T0 + i;
-		free(create(e, name, "v", NULL));
+		free(create(e, name, "v", TOK(100 + i)));
 	}
 	l.has_max_results = 1;
 	l.max_results = 10;
@@ -670,9 +686,12 @@ static void test_list_paging(void **state)
 	lr = expect_ok(&rep, "ListSecrets");
 	assert_int_equal(lr->n_secret_list, 13);
 	coffer__list_secrets_response__free_unpacked(lr, NULL);
-	f.key = "tag-key";
+	f.key = "tags";
 	rep = call(e, "ListSecrets", &l.base);
-	expect_error(&rep, "InvalidParameterException", NULL);
+	expect_error(&rep, "ValidationException",
+		     "1 validation error detected: Value 'tags' at 'filters.1.member.key' failed "
+		     "to satisfy constraint: Member must satisfy enum value set: [description, "
+		     "name, tag-key, tag-value, primary-region, owning-service, all]");
 }
 
 static void test_list_version_ids(void **state)
@@ -753,6 +772,886 @@ static void test_snapshot_canary(void **state)
 	free(arn);
 }
 
+/* ---------------------------------------------------------------- new operations */
+
+static struct api_reply tag(struct env *e, const char *id, const char *const *kv, size_t n)
+{
+	Coffer__TagResourceRequest q = COFFER__TAG_RESOURCE_REQUEST__INIT;
+	Coffer__Tag t[64], *pt[64];
+
+	for (size_t i = 0; i < n; i++) {
+		coffer__tag__init(&t[i]);
+		t[i].key = (char *)kv[2 * i];
+		t[i].value = (char *)kv[2 * i + 1];
+		pt[i] = &t[i];
+	}
+	q.secret_id = (char *)id;
+	q.tags = pt;
+	q.n_tags = n;
+	return call(e, "TagResource", &q.base);
+}
+
+static struct api_reply untag(struct env *e, const char *id, char **keys, size_t n)
+{
+	Coffer__UntagResourceRequest q = COFFER__UNTAG_RESOURCE_REQUEST__INIT;
+
+	q.secret_id = (char *)id;
+	q.tag_keys = keys;
+	q.n_tag_keys = n;
+	return call(e, "UntagResource", &q.base);
+}
+
+static const char *tag_value(const Coffer__DescribeSecretResponse *d, const char *key)
+{
+	for (size_t i = 0; i < d->n_tags; i++)
+		if (strcmp(d->tags[i]->key, key) == 0)
+			return d->tags[i]->value;
+	return NULL;
+}
+
+static Coffer__DescribeSecretResponse *describe(struct env *e, const char *id)
+{
+	struct api_reply rep = simple(e, "DescribeSecret", id);
+
+	return expect_ok(&rep, "DescribeSecret");
+}
+
+static void test_tags(void **state)
+{
+	struct env *e = *state;
+	static const char *const kv1[] = {"env", "prod", "team", "a"};
+	static const char *const kv2[] = {"team", "b", "cost", ""};
+	static const char *const reserved[] = {"aws:cloudformation:stack", "x"};
+	static const char *const reserved_case[] = {"AWS:thing", "x"};
+	char *keys[] = {"env", "absent"}, *aws_key[] = {"aws:x"};
+	Coffer__DescribeSecretResponse *d;
+	struct api_reply rep;
+	char *arn = create(e, "t", "v", TOK(1));
+	char key[200], *kv[2 * 51];
+	char keybuf[51][8];
+
+	e->ctx.now_ms = T0 + 1000;
+	rep = tag(e, "t", kv1, 2);
+	expect_ok_free(&rep, "TagResource");
+	/* merge: an existing key gets the new value, new keys are added */
+	e->ctx.now_ms = T0 + 2000;
+	rep = tag(e, arn, kv2, 2);
+	coffer__tag_resource_response__free_unpacked(expect_ok(&rep, "TagResource"), NULL);
+	d = describe(e, "t");
+	assert_int_equal(d->n_tags, 3);
+	assert_string_equal(tag_value(d, "env"), "prod");
+	assert_string_equal(tag_value(d, "team"), "b");
+	assert_string_equal(tag_value(d, "cost"), "");
+	assert_true(d->last_changed_date == (T0 + 2000) / 1000.0);
+	coffer__describe_secret_response__free_unpacked(d, NULL);
+
+	/* untag: absent keys are fine */
+	e->ctx.now_ms = T0 + 3000;
+	rep = untag(e, "t", keys, 2);
+	coffer__untag_resource_response__free_unpacked(expect_ok(&rep, "UntagResource"), NULL);
+	d = describe(e, "t");
+	assert_int_equal(d->n_tags, 2);
+	assert_null(tag_value(d, "env"));
+	assert_true(d->last_changed_date == (T0 + 3000) / 1000.0);
+	coffer__describe_secret_response__free_unpacked(d, NULL);
+
+	/* the reference marks the exact behaviour for "aws:" keys uncertain
+	 * (§8 q9); AWS documents the prefix as reserved (not editable or
+	 * removable by users), and we refuse it with InvalidParameterException,
+	 * in any letter case, on Tag, Untag and Create */
+	rep = tag(e, "t", reserved, 1);
+	expect_error(&rep, "InvalidParameterException",
+		     "You can't use the tag key 'aws:cloudformation:stack': the prefix 'aws:' is "
+		     "reserved for AWS use.");
+	rep = tag(e, "t", reserved_case, 1);
+	expect_error(&rep, "InvalidParameterException", NULL);
+	rep = untag(e, "t", aws_key, 1);
+	expect_error(&rep, "InvalidParameterException", NULL);
+	{
+		Coffer__CreateSecretRequest q = COFFER__CREATE_SECRET_REQUEST__INIT;
+		Coffer__Tag t = COFFER__TAG__INIT, *pt[1] = {&t};
+
+		t.key = "aws:x";
+		t.value = "y";
+		q.name = "tagged-aws";
+		q.tags = pt;
+		q.n_tags = 1;
+		rep = call(e, "CreateSecret", &q.base);
+		expect_error(&rep, "InvalidParameterException", NULL);
+	}
+
+	/* lengths: key 1-128, value 0-256 */
+	memset(key, 'k', 129);
+	key[129] = '\0';
+	{
+		const char *bad[] = {key, "v"};
+
+		rep = tag(e, "t", bad, 1);
+		expect_error(&rep, "ValidationException", NULL);
+		key[128] = '\0';
+		rep = tag(e, "t", bad, 1);
+		expect_ok_free(&rep, "TagResource");
+	}
+	memset(key, 'v', 199);
+	key[199] = '\0';
+	{
+		char big[300];
+		const char *bad[] = {"k", big};
+
+		memset(big, 'v', 257);
+		big[257] = '\0';
+		rep = tag(e, "t", bad, 1);
+		expect_error(&rep, "ValidationException", NULL);
+	}
+
+	/* 50 tags at most: the limit counts the merged set */
+	for (int i = 0; i < 51; i++) {
+		snprintf(keybuf[i], sizeof(keybuf[i]), "k%02d", i);
+		kv[2 * i] = keybuf[i];
+		kv[2 * i + 1] = "v";
+	}
+	rep = tag(e, "t", (const char *const *)kv, 51);
+	expect_error(&rep, "InvalidParameterException",
+		     "You can't add more than 50 tags to a secret.");
+	/* t has 3 tags (team, cost, kkk...): 47 more fit, 48 do not */
+	rep = tag(e, "t", (const char *const *)kv, 48);
+	expect_error(&rep, "InvalidParameterException",
+		     "You can't add more than 50 tags to a secret.");
+	rep = tag(e, "t", (const char *const *)kv, 47);
+	expect_ok_free(&rep, "TagResource");
+	/* replacing existing keys does not add to the count */
+	rep = tag(e, "t", (const char *const *)kv, 47);
+	expect_ok_free(&rep, "TagResource");
+
+	/* unknown secret; scheduled for deletion */
+	rep = tag(e, "nope", kv1, 1);
+	expect_error(&rep, "ResourceNotFoundException", NULL);
+	{
+		Coffer__DeleteSecretRequest q = COFFER__DELETE_SECRET_REQUEST__INIT;
+
+		q.secret_id = "t";
+		rep = call(e, "DeleteSecret", &q.base);
+		api_reply_release(&rep);
+	}
+	rep = tag(e, "t", kv1, 1);
+	expect_error(&rep, "InvalidRequestException", MSG_DELETED);
+	rep = untag(e, "t", keys, 1);
+	expect_error(&rep, "InvalidRequestException", MSG_DELETED);
+
+	/* tags in ListSecrets */
+	{
+		Coffer__ListSecretsRequest l = COFFER__LIST_SECRETS_REQUEST__INIT;
+		Coffer__ListSecretsResponse *lr;
+
+		l.has_include_planned_deletion = l.include_planned_deletion = 1;
+		rep = call(e, "ListSecrets", &l.base);
+		lr = expect_ok(&rep, "ListSecrets");
+		assert_int_equal(lr->n_secret_list, 1);
+		assert_int_equal(lr->secret_list[0]->n_tags, 50);
+		coffer__list_secrets_response__free_unpacked(lr, NULL);
+	}
+	free(arn);
+}
+
+/* ---------------------------------------------------------------- ListSecrets filters */
+
+struct fsecret {
+	const char *name, *description, *tag_key, *tag_value;
+};
+
+static const struct fsecret fsecrets[] = {
+	{"/testing2/two", "one two", "Env", "Prod"},
+	{"testing1/one", "one and two", "env", "prod"},
+	{"three", "two", NULL, NULL},
+	{"prod-AppBeta/x", NULL, NULL, NULL},
+	{"COMPANYthings", "A Secret thing", NULL, NULL},
+	{"svc/AppBeta", NULL, "owner", "team+ops"},
+};
+#define N_FSECRETS (sizeof(fsecrets) / sizeof(fsecrets[0]))
+
+static void make_fsecrets(struct env *e)
+{
+	for (size_t i = 0; i < N_FSECRETS; i++) {
+		Coffer__CreateSecretRequest q = COFFER__CREATE_SECRET_REQUEST__INIT;
+		Coffer__Tag t = COFFER__TAG__INIT, *pt[1] = {&t};
+		struct api_reply rep;
+
+		e->ctx.now_ms = T0 + (int64_t)i;
+		q.name = (char *)fsecrets[i].name;
+		q.description = (char *)fsecrets[i].description;
+		q.secret_string = "v";
+		q.client_request_token = (char *)TOK(200 + (int)i);
+		if (fsecrets[i].tag_key) {
+			t.key = (char *)fsecrets[i].tag_key;
+			t.value = (char *)fsecrets[i].tag_value;
+			q.tags = pt;
+			q.n_tags = 1;
+		}
+		rep = call(e, "CreateSecret", &q.base);
+		coffer__create_secret_response__free_unpacked(expect_ok(&rep, "CreateSecret"),
+							      NULL);
+	}
+}
+
+/* The names matched by filters (key1: v1|v2 ...) [AND key2: ...], as a
+ * comma-joined string in creation order. */
+static char *list_names(struct env *e, const char *k1, const char *const *v1, size_t n1,
+			const char *k2, const char *const *v2, size_t n2)
+{
+	Coffer__ListSecretsRequest l = COFFER__LIST_SECRETS_REQUEST__INIT;
+	Coffer__Filter f[2] = {COFFER__FILTER__INIT, COFFER__FILTER__INIT};
+	Coffer__Filter *pf[2] = {&f[0], &f[1]};
+	Coffer__ListSecretsResponse *lr;
+	struct api_reply rep;
+	static char out[512];
+
+	f[0].key = (char *)k1;
+	f[0].values = (char **)v1;
+	f[0].n_values = n1;
+	f[1].key = (char *)k2;
+	f[1].values = (char **)v2;
+	f[1].n_values = n2;
+	l.filters = pf;
+	l.n_filters = k2 ? 2 : 1;
+	rep = call(e, "ListSecrets", &l.base);
+	lr = expect_ok(&rep, "ListSecrets");
+	out[0] = '\0';
+	for (size_t i = 0; i < lr->n_secret_list; i++) {
+		if (i)
+			strcat(out, ",");
+		strcat(out, lr->secret_list[i]->name);
+	}
+	coffer__list_secrets_response__free_unpacked(lr, NULL);
+	return out;
+}
+
+static void expect_match(struct env *e, const char *key, const char *value, const char *names)
+{
+	const char *v[1] = {value};
+	const char *got = list_names(e, key, v, 1, NULL, NULL, 0);
+
+	if (strcmp(got, names) != 0)
+		fail_msg("filter %s='%s': got [%s], want [%s]", key, value, got, names);
+}
+
+static void test_list_filters(void **state)
+{
+	struct env *e = *state;
+
+	make_fsecrets(e);
+	/* name: case-sensitive prefix, '!' negates (the §5.8 examples) */
+	expect_match(e, "name", "/", "/testing2/two");
+	expect_match(e, "name", "!/",
+		     "testing1/one,three,prod-AppBeta/x,COMPANYthings,svc/AppBeta");
+	expect_match(e, "name", "/TESTING", "");
+	expect_match(e, "name", "testing", "testing1/one");
+	/* description: word-prefix, all words, case-insensitive */
+	expect_match(e, "description", "o t", "/testing2/two,testing1/one");
+	expect_match(e, "description", "t", "/testing2/two,testing1/one,three,COMPANYthings");
+	expect_match(e, "description", "one two", "/testing2/two,testing1/one");
+	expect_match(e, "description", "ONE", "/testing2/two,testing1/one");
+	expect_match(e, "description", "and", "testing1/one");
+	expect_match(e, "description", "wo", "");
+	expect_match(e, "description", "!one", "three,prod-AppBeta/x,COMPANYthings,svc/AppBeta");
+	/* tag-key / tag-value: case-sensitive prefix over all tags */
+	expect_match(e, "tag-key", "env", "testing1/one");
+	expect_match(e, "tag-key", "E", "/testing2/two");
+	expect_match(e, "tag-value", "Pro", "/testing2/two");
+	expect_match(e, "tag-value", "team+", "svc/AppBeta");
+	expect_match(e, "tag-key", "!env",
+		     "/testing2/two,three,prod-AppBeta/x,COMPANYthings,svc/AppBeta");
+	/* all: word prefixes of name, description, tag keys and values */
+	expect_match(e, "all", "sec", "COMPANYthings");
+	expect_match(e, "all", "ret", "");
+	expect_match(e, "all", "prod", "/testing2/two,testing1/one,prod-AppBeta/x");
+	/* a token mixing two separators is not split at all */
+	expect_match(e, "all", "AppBeta", "svc/AppBeta");
+	expect_match(e, "all", "beta", "svc/AppBeta");
+	expect_match(e, "all", "app", "svc/AppBeta");
+	/* COMPANYthings splits into COMPAN + Ythings */
+	expect_match(e, "all", "compan", "COMPANYthings");
+	expect_match(e, "all", "ythings", "COMPANYthings");
+	expect_match(e, "all", "things", "");
+	/* a lone separator matches nothing; words split on one separator */
+	expect_match(e, "all", "+", "");
+	expect_match(e, "all", "ops", "svc/AppBeta");
+	expect_match(e, "all", "testing2", "/testing2/two");
+	expect_match(e, "all", "owner team", "svc/AppBeta");
+	expect_match(e, "all", "owner prod", "");
+	/* non-replicated secrets have no primary region (as the emulators and
+	 * AWS's own list-secrets examples show: PrimaryRegion is absent), and
+	 * nothing here is owned by a service: those keys match only negated */
+	expect_match(e, "primary-region", "us-east-1", "");
+	expect_match(e, "primary-region", "!us",
+		     "/testing2/two,testing1/one,three,prod-AppBeta/x,COMPANYthings,"
+		     "svc/AppBeta");
+	expect_match(e, "owning-service", "rds", "");
+	/* OR within one filter, AND across filters (even with the same key) */
+	{
+		const char *v1[] = {"three", "svc"}, *v2[] = {"s"}, *v3[] = {"!three"};
+
+		assert_string_equal(list_names(e, "name", v1, 2, NULL, NULL, 0), "three,svc/AppBeta");
+		assert_string_equal(list_names(e, "name", v1, 2, "name", v2, 1), "svc/AppBeta");
+		assert_string_equal(list_names(e, "name", v1, 2, "name", v3, 1), "svc/AppBeta");
+	}
+}
+
+static void test_list_filter_validation(void **state)
+{
+	struct env *e = *state;
+	Coffer__ListSecretsRequest l = COFFER__LIST_SECRETS_REQUEST__INIT;
+	Coffer__Filter f[11], *pf[11];
+	char *vals[11], big[600];
+	struct api_reply rep;
+
+	for (int i = 0; i < 11; i++) {
+		coffer__filter__init(&f[i]);
+		f[i].key = "name";
+		vals[i] = "a";
+		f[i].values = vals;
+		f[i].n_values = 1;
+		pf[i] = &f[i];
+	}
+	l.filters = pf;
+	l.n_filters = 11;
+	rep = call(e, "ListSecrets", &l.base);
+	expect_error(&rep, "ValidationException",
+		     "1 validation error detected: Value at 'filters' failed to satisfy "
+		     "constraint: Member must have length less than or equal to 10");
+	l.n_filters = 10;
+	rep = call(e, "ListSecrets", &l.base);
+	expect_ok_free(&rep, "ListSecrets");
+	l.n_filters = 1;
+	f[0].n_values = 0;
+	rep = call(e, "ListSecrets", &l.base);
+	expect_error(&rep, "ValidationException",
+		     "1 validation error detected: Value at 'filters.1.member.values' failed to "
+		     "satisfy constraint: Member must have length greater than or equal to 1");
+	f[0].n_values = 11;
+	rep = call(e, "ListSecrets", &l.base);
+	expect_error(&rep, "ValidationException", NULL);
+	f[0].n_values = 1;
+	vals[0] = "a*b";
+	rep = call(e, "ListSecrets", &l.base);
+	expect_error(&rep, "ValidationException",
+		     "1 validation error detected: Value 'a*b' at "
+		     "'filters.1.member.values.1.member' failed to satisfy constraint: Member "
+		     "must satisfy regular expression pattern: "
+		     "^\\!?[a-zA-Z0-9 :_@\\/\\+\\=\\.\\-\\!]*$");
+	vals[0] = "!a b:c_d@e/f+g=h.i-j!";
+	rep = call(e, "ListSecrets", &l.base);
+	expect_ok_free(&rep, "ListSecrets");
+	memset(big, 'a', 513);
+	big[513] = '\0';
+	vals[0] = big;
+	rep = call(e, "ListSecrets", &l.base);
+	expect_error(&rep, "ValidationException", NULL);
+	big[512] = '\0';
+	rep = call(e, "ListSecrets", &l.base);
+	expect_ok_free(&rep, "ListSecrets");
+	l.n_filters = 0;
+	l.has_max_results = 1;
+	l.max_results = 0;
+	rep = call(e, "ListSecrets", &l.base);
+	expect_error(&rep, "ValidationException",
+		     "1 validation error detected: Value '0' at 'maxResults' failed to satisfy "
+		     "constraint: Member must have value greater than or equal to 1");
+	l.has_max_results = 0;
+	l.sort_by = "size";
+	rep = call(e, "ListSecrets", &l.base);
+	expect_error(&rep, "ValidationException",
+		     "1 validation error detected: Value 'size' at 'sortBy' failed to satisfy "
+		     "constraint: Member must satisfy enum value set: [created-date, "
+		     "last-accessed-date, last-changed-date, name]");
+}
+
+/* Pages stay consistent when secrets are created and deleted between them. */
+static void test_list_paging_stable(void **state)
+{
+	struct env *e = *state;
+	Coffer__ListSecretsRequest l = COFFER__LIST_SECRETS_REQUEST__INIT;
+	Coffer__ListSecretsResponse *lr;
+	struct api_reply rep;
+	char name[32], seen[64] = {0}, *next = NULL;
+	int total = 0;
+
+	for (int i = 0; i < 20; i++) {
+		snprintf(name, sizeof(name), "s%02d", i);
+		e->ctx.now_ms = T0 + i;
+		free(create(e, name, "v", TOK(300 + i)));
+	}
+	l.has_max_results = 1;
+	l.max_results = 7;
+	l.sort_by = "name";
+	for (int page = 0;; page++) {
+		l.next_token = next;
+		rep = call(e, "ListSecrets", &l.base);
+		lr = expect_ok(&rep, "ListSecrets");
+		for (size_t i = 0; i < lr->n_secret_list; i++) {
+			int k = atoi(lr->secret_list[i]->name + 1);
+
+			assert_true(k > total - 1 || total == 0);
+			seen[k]++;
+			total = k + 1;
+		}
+		free(next);
+		next = lr->next_token ? strdup(lr->next_token) : NULL;
+		coffer__list_secrets_response__free_unpacked(lr, NULL);
+		if (next == NULL)
+			break;
+		if (page == 0) {
+			/* between pages: delete a listed and an unlisted secret,
+			 * create one before and one after the cursor */
+			Coffer__DeleteSecretRequest d = COFFER__DELETE_SECRET_REQUEST__INIT;
+
+			d.secret_id = "s03";
+			d.has_force_delete_without_recovery = d.force_delete_without_recovery = 1;
+			rep = call(e, "DeleteSecret", &d.base);
+			api_reply_release(&rep);
+			d.secret_id = "s10";
+			rep = call(e, "DeleteSecret", &d.base);
+			api_reply_release(&rep);
+			free(create(e, "s01x", "v", TOK(400)));
+			free(create(e, "s30", "v", TOK(401)));
+		}
+	}
+	for (int i = 0; i < 20; i++)
+		assert_int_equal(seen[i], i == 10 ? 0 : 1);
+	assert_int_equal(seen[30], 1);
+}
+
+/* ---------------------------------------------------------------- BatchGetSecretValue */
+
+static struct api_reply batch_ids(struct env *e, char **ids, size_t n)
+{
+	Coffer__BatchGetSecretValueRequest q = COFFER__BATCH_GET_SECRET_VALUE_REQUEST__INIT;
+
+	q.secret_id_list = ids;
+	q.n_secret_id_list = n;
+	return call(e, "BatchGetSecretValue", &q.base);
+}
+
+static const Coffer__APIErrorType *batch_error(const Coffer__BatchGetSecretValueResponse *r,
+					       const char *id)
+{
+	for (size_t i = 0; i < r->n_errors; i++)
+		if (strcmp(r->errors[i]->secret_id, id) == 0)
+			return r->errors[i];
+	fail_msg("no error entry for '%s'", id);
+	return NULL;
+}
+
+static void test_batch_get(void **state)
+{
+	struct env *e = *state;
+	Coffer__BatchGetSecretValueRequest q = COFFER__BATCH_GET_SECRET_VALUE_REQUEST__INIT;
+	Coffer__BatchGetSecretValueResponse *r;
+	Coffer__Filter f = COFFER__FILTER__INIT, *pf[1] = {&f};
+	char *vals[1] = {"b/"};
+	char *ids[] = {"b/one", "b/missing", "b/gone", "b/empty", "bad name!", NULL};
+	char *many[21];
+	struct api_reply rep;
+	char *arn1 = create(e, "b/one", CANARY, TOK(1));
+	char *next = NULL;
+	int listed = 0, errors = 0;
+
+	ids[5] = arn1;
+	free(create(e, "b/gone", "x", TOK(2)));
+	free(create(e, "b/two", "2", TOK(3)));
+	{
+		Coffer__CreateSecretRequest c = COFFER__CREATE_SECRET_REQUEST__INIT;
+		Coffer__DeleteSecretRequest d = COFFER__DELETE_SECRET_REQUEST__INIT;
+
+		c.name = "b/empty";
+		rep = call(e, "CreateSecret", &c.base);
+		api_reply_release(&rep);
+		d.secret_id = "b/gone";
+		rep = call(e, "DeleteSecret", &d.base);
+		api_reply_release(&rep);
+	}
+	rep = batch_ids(e, ids, 6);
+	r = expect_ok(&rep, "BatchGetSecretValue");
+	assert_int_equal(r->n_secret_values, 2);
+	assert_string_equal(r->secret_values[0]->name, "b/one");
+	assert_string_equal(r->secret_values[0]->secret_string, CANARY);
+	assert_string_equal(r->secret_values[0]->version_id, TOK(1));
+	assert_int_equal(r->secret_values[0]->n_version_stages, 1);
+	assert_string_equal(r->secret_values[0]->version_stages[0], "AWSCURRENT");
+	assert_true(r->secret_values[0]->has_created_date);
+	assert_string_equal(r->secret_values[1]->arn, arn1);
+	assert_int_equal(r->n_errors, 4);
+	assert_string_equal(batch_error(r, "b/missing")->error_code, "ResourceNotFoundException");
+	assert_string_equal(batch_error(r, "b/missing")->message,
+			    "Secrets Manager can't find the specified secret.");
+	assert_string_equal(batch_error(r, "b/gone")->error_code, "InvalidRequestException");
+	assert_string_equal(batch_error(r, "b/gone")->message, MSG_DELETED);
+	assert_string_equal(batch_error(r, "b/empty")->error_code, "ResourceNotFoundException");
+	assert_string_equal(batch_error(r, "b/empty")->message,
+			    "Secrets Manager can't find the specified secret value for staging "
+			    "label: AWSCURRENT");
+	assert_string_equal(batch_error(r, "bad name!")->error_code, "InvalidParameterException");
+	for (size_t i = 0; i < r->n_errors; i++)
+		no_canary(r->errors[i]->message, strlen(r->errors[i]->message));
+	coffer__batch_get_secret_value_response__free_unpacked(r, NULL);
+
+	/* filters, paged: the deleted one is left out, the empty one is an error */
+	f.key = "name";
+	f.values = vals;
+	f.n_values = 1;
+	q.filters = pf;
+	q.n_filters = 1;
+	q.has_max_results = 1;
+	q.max_results = 2;
+	do {
+		q.next_token = next;
+		rep = call(e, "BatchGetSecretValue", &q.base);
+		r = expect_ok(&rep, "BatchGetSecretValue");
+		listed += (int)r->n_secret_values;
+		errors += (int)r->n_errors;
+		for (size_t i = 0; i < r->n_errors; i++)
+			assert_string_equal(r->errors[i]->error_code, "ResourceNotFoundException");
+		free(next);
+		next = r->next_token ? strdup(r->next_token) : NULL;
+		coffer__batch_get_secret_value_response__free_unpacked(r, NULL);
+	} while (next);
+	assert_int_equal(listed, 2);
+	assert_int_equal(errors, 1);
+
+	/* call-level errors */
+	q.next_token = "zz";
+	rep = call(e, "BatchGetSecretValue", &q.base);
+	expect_error(&rep, "InvalidNextTokenException", NULL);
+	q.next_token = NULL;
+	q.max_results = 21;
+	rep = call(e, "BatchGetSecretValue", &q.base);
+	expect_error(&rep, "ValidationException",
+		     "1 validation error detected: Value '21' at 'maxResults' failed to satisfy "
+		     "constraint: Member must have value less than or equal to 20");
+	q.max_results = 2;
+	q.secret_id_list = ids;
+	q.n_secret_id_list = 1;
+	rep = call(e, "BatchGetSecretValue", &q.base);
+	expect_error(&rep, "InvalidParameterException",
+		     "Either 'SecretIdList' or 'Filters' must be provided, but not both.");
+	q.n_filters = 0;
+	rep = call(e, "BatchGetSecretValue", &q.base);
+	expect_error(&rep, "InvalidParameterException",
+		     "'Filters' not specified. 'Filters' must also be specified when "
+		     "'MaxResults' is provided.");
+	q.has_max_results = 0;
+	q.next_token = "00";
+	rep = call(e, "BatchGetSecretValue", &q.base);
+	expect_error(&rep, "InvalidParameterException",
+		     "'Filters' not specified. 'Filters' must also be specified when "
+		     "'NextToken' is provided.");
+	rep = batch_ids(e, NULL, 0);
+	expect_error(&rep, "InvalidParameterException",
+		     "Either 'SecretIdList' or 'Filters' must be provided, but not both.");
+	for (int i = 0; i < 21; i++)
+		many[i] = "b/one";
+	rep = batch_ids(e, many, 21);
+	expect_error(&rep, "ValidationException",
+		     "1 validation error detected: Value at 'secretIdList' failed to satisfy "
+		     "constraint: Member must have length less than or equal to 20");
+	rep = batch_ids(e, many, 20);
+	r = expect_ok(&rep, "BatchGetSecretValue");
+	assert_int_equal(r->n_secret_values, 20);
+	coffer__batch_get_secret_value_response__free_unpacked(r, NULL);
+	free(arn1);
+}
+
+/* ---------------------------------------------------------------- unconfigured features */
+
+static void test_rotation_unconfigured(void **state)
+{
+	struct env *e = *state;
+	Coffer__RotateSecretRequest q = COFFER__ROTATE_SECRET_REQUEST__INIT;
+	Coffer__RotationRulesType rules = COFFER__ROTATION_RULES_TYPE__INIT;
+	char *pending[] = {"AWSPENDING"};
+	struct api_reply rep;
+	uint64_t rev;
+	char *arn = create(e, "r", "v", TOK(1));
+
+	rev = fsm_revision(e->fsm);
+	q.secret_id = "r";
+	rep = call(e, "RotateSecret", &q.base);
+	expect_error(&rep, "InvalidParameterException", MSG_NO_TOKEN);
+	q.client_request_token = (char *)TOK(2);
+	q.rotation_rules = &rules;
+	rules.has_automatically_after_days = 1;
+	rules.automatically_after_days = 0;
+	rep = call(e, "RotateSecret", &q.base);
+	expect_error(&rep, "ValidationException",
+		     "1 validation error detected: Value '0' at "
+		     "'rotationRules.automaticallyAfterDays' failed to satisfy constraint: Member "
+		     "must have value greater than or equal to 1");
+	rules.automatically_after_days = 1001;
+	rep = call(e, "RotateSecret", &q.base);
+	expect_error(&rep, "ValidationException", NULL);
+	rules.automatically_after_days = 30;
+	rules.schedule_expression = "rate(10 days)";
+	rep = call(e, "RotateSecret", &q.base);
+	expect_error(&rep, "InvalidParameterException",
+		     "You cannot specify both rotation frequency and schedule expression "
+		     "together.");
+	rules.has_automatically_after_days = 0;
+	rules.schedule_expression = "rate(10 days);";
+	rep = call(e, "RotateSecret", &q.base);
+	expect_error(&rep, "ValidationException", NULL);
+	rules.schedule_expression = "cron(0 16 1,15 * ? *)";
+	rules.duration = "3d";
+	rep = call(e, "RotateSecret", &q.base);
+	expect_error(&rep, "ValidationException", NULL);
+	rules.duration = "3h";
+	q.secret_id = "nope";
+	rep = call(e, "RotateSecret", &q.base);
+	expect_error(&rep, "ResourceNotFoundException", NULL);
+	q.secret_id = arn;
+	rep = call(e, "RotateSecret", &q.base);
+	expect_error(&rep, "InvalidRequestException",
+		     "No Lambda rotation function ARN is associated with this secret.");
+	q.rotation_lambda_arn = "arn:aws:lambda:us-east-1:000000000000:function:rot";
+	rep = call(e, "RotateSecret", &q.base);
+	expect_error(&rep, "AccessDeniedException",
+		     "Secrets Manager cannot invoke the specified Lambda function. Ensure that the "
+		     "function policy grants access to the principal "
+		     "secretsmanager.amazonaws.com.");
+	/* nothing was stored */
+	assert_int_equal(fsm_revision(e->fsm), rev);
+	{
+		Coffer__DescribeSecretResponse *d = describe(e, "r");
+
+		assert_false(d->has_rotation_enabled && d->rotation_enabled);
+		coffer__describe_secret_response__free_unpacked(d, NULL);
+	}
+	/* a stuck rotation (AWSPENDING on another version) is reported first */
+	rep = put(e, "r", "p", TOK(3), pending, 1);
+	api_reply_release(&rep);
+	rep = call(e, "RotateSecret", &q.base);
+	expect_error(&rep, "InvalidRequestException",
+		     "A previous rotation isn't complete. That rotation will be reattempted.");
+
+	rep = simple(e, "CancelRotateSecret", "r");
+	expect_error(&rep, "InvalidRequestException",
+		     "Secrets Manager can't cancel rotation because rotation is not configured "
+		     "for this secret.");
+	rep = simple(e, "CancelRotateSecret", "nope");
+	expect_error(&rep, "ResourceNotFoundException", NULL);
+	rep = simple(e, "CancelRotateSecret", "bad name!");
+	expect_error(&rep, "ValidationException", NULL);
+	free(arn);
+}
+
+static void test_policy_unconfigured(void **state)
+{
+	struct env *e = *state;
+	Coffer__PutResourcePolicyRequest p = COFFER__PUT_RESOURCE_POLICY_REQUEST__INIT;
+	Coffer__ValidateResourcePolicyRequest v = COFFER__VALIDATE_RESOURCE_POLICY_REQUEST__INIT;
+	Coffer__GetResourcePolicyResponse *g;
+	Coffer__DeleteResourcePolicyResponse *d;
+	struct api_reply rep;
+	char *arn = create(e, "pol", "v", TOK(1));
+	uint64_t rev = fsm_revision(e->fsm);
+
+	p.secret_id = "pol";
+	rep = call(e, "PutResourcePolicy", &p.base);
+	expect_error(&rep, "ValidationException",
+		     "1 validation error detected: Value null at 'resourcePolicy' failed to "
+		     "satisfy constraint: Member must not be null");
+	p.resource_policy = "{\"Version\":\"2012-10-17\",\"Statement\":[]}";
+	rep = call(e, "PutResourcePolicy", &p.base);
+	expect_error(&rep, "InvalidRequestException",
+		     "Resource policies are not enabled in this deployment yet: a policy can't be "
+		     "attached to or validated for a secret.");
+	p.secret_id = "nope";
+	rep = call(e, "PutResourcePolicy", &p.base);
+	expect_error(&rep, "ResourceNotFoundException", NULL);
+
+	v.resource_policy = p.resource_policy;
+	rep = call(e, "ValidateResourcePolicy", &v.base);
+	expect_error(&rep, "InvalidRequestException", NULL);
+	v.secret_id = "nope";
+	rep = call(e, "ValidateResourcePolicy", &v.base);
+	expect_error(&rep, "ResourceNotFoundException", NULL);
+
+	rep = simple(e, "GetResourcePolicy", "pol");
+	g = expect_ok(&rep, "GetResourcePolicy");
+	assert_string_equal(g->arn, arn);
+	assert_string_equal(g->name, "pol");
+	assert_null(g->resource_policy);
+	coffer__get_resource_policy_response__free_unpacked(g, NULL);
+	rep = simple(e, "GetResourcePolicy", "nope");
+	expect_error(&rep, "ResourceNotFoundException", NULL);
+	rep = simple(e, "DeleteResourcePolicy", arn);
+	d = expect_ok(&rep, "DeleteResourcePolicy");
+	assert_string_equal(d->arn, arn);
+	assert_string_equal(d->name, "pol");
+	coffer__delete_resource_policy_response__free_unpacked(d, NULL);
+	rep = simple(e, "DeleteResourcePolicy", "nope");
+	expect_error(&rep, "ResourceNotFoundException", NULL);
+	assert_int_equal(fsm_revision(e->fsm), rev);
+	free(arn);
+}
+
+static void test_replication_unconfigured(void **state)
+{
+	struct env *e = *state;
+	Coffer__ReplicateSecretToRegionsRequest q = COFFER__REPLICATE_SECRET_TO_REGIONS_REQUEST__INIT;
+	Coffer__RemoveRegionsFromReplicationRequest rr =
+		COFFER__REMOVE_REGIONS_FROM_REPLICATION_REQUEST__INIT;
+	Coffer__ReplicaRegionType reg = COFFER__REPLICA_REGION_TYPE__INIT, *preg[1] = {&reg};
+	char *regions[] = {"eu-west-1"};
+	struct api_reply rep;
+	char *arn = create(e, "rep", "v", TOK(1));
+
+	q.secret_id = "rep";
+	rep = call(e, "ReplicateSecretToRegions", &q.base);
+	expect_error(&rep, "ValidationException",
+		     "1 validation error detected: Value at 'addReplicaRegions' failed to satisfy "
+		     "constraint: Member must have length greater than or equal to 1");
+	q.add_replica_regions = preg;
+	q.n_add_replica_regions = 1;
+	reg.region = "EU-west";
+	rep = call(e, "ReplicateSecretToRegions", &q.base);
+	expect_error(&rep, "ValidationException",
+		     "1 validation error detected: Value 'EU-west' at "
+		     "'addReplicaRegions.1.member.region' failed to satisfy constraint: Member "
+		     "must satisfy regular expression pattern: ^([a-z]+-)+\\d+$");
+	reg.region = "eu-west-1";
+	q.secret_id = "nope";
+	rep = call(e, "ReplicateSecretToRegions", &q.base);
+	expect_error(&rep, "ResourceNotFoundException", NULL);
+	q.secret_id = arn;
+	rep = call(e, "ReplicateSecretToRegions", &q.base);
+	expect_error(&rep, "InvalidRequestException",
+		     "Cross-region replication is not configured in this deployment: this region "
+		     "has no replica regions to replicate to or from.");
+	reg.region = "us-east-1";
+	rep = call(e, "ReplicateSecretToRegions", &q.base);
+	expect_error(&rep, "InvalidParameterException", "Invalid replica region.");
+
+	rr.secret_id = "rep";
+	rep = call(e, "RemoveRegionsFromReplication", &rr.base);
+	expect_error(&rep, "ValidationException", NULL);
+	rr.remove_replica_regions = regions;
+	rr.n_remove_replica_regions = 1;
+	rep = call(e, "RemoveRegionsFromReplication", &rr.base);
+	expect_error(&rep, "InvalidRequestException", NULL);
+	rr.secret_id = "nope";
+	rep = call(e, "RemoveRegionsFromReplication", &rr.base);
+	expect_error(&rep, "ResourceNotFoundException", NULL);
+
+	rep = simple(e, "StopReplicationToReplica", "rep");
+	expect_error(&rep, "InvalidRequestException",
+		     "This secret is not a replica: cross-region replication is not configured "
+		     "in this deployment.");
+	rep = simple(e, "StopReplicationToReplica", "nope");
+	expect_error(&rep, "ResourceNotFoundException", NULL);
+
+	/* CreateSecret with AddReplicaRegions: refused, nothing created */
+	{
+		Coffer__CreateSecretRequest c = COFFER__CREATE_SECRET_REQUEST__INIT;
+
+		reg.region = "eu-west-1";
+		c.name = "rep2";
+		c.secret_string = CANARY;
+		c.client_request_token = (char *)TOK(2);
+		c.add_replica_regions = preg;
+		c.n_add_replica_regions = 1;
+		rep = call(e, "CreateSecret", &c.base);
+		expect_error(&rep, "InvalidRequestException", NULL);
+		assert_null(store_find_name(fsm_store(e->fsm), "rep2"));
+	}
+	free(arn);
+}
+
+/* AWS's model-validation message style; secret values are never echoed. */
+static void test_validation_messages(void **state)
+{
+	struct env *e = *state;
+	Coffer__CreateSecretRequest q = COFFER__CREATE_SECRET_REQUEST__INIT;
+	Coffer__PutSecretValueRequest p = COFFER__PUT_SECRET_VALUE_REQUEST__INIT;
+	struct api_reply rep;
+	char desc[2100];
+
+	q.name = "m";
+	q.secret_string = CANARY;
+	q.client_request_token = "0123456789";
+	rep = call(e, "CreateSecret", &q.base);
+	expect_error(&rep, "ValidationException",
+		     "1 validation error detected: Value '0123456789' at 'clientRequestToken' "
+		     "failed to satisfy constraint: Member must have length greater than or "
+		     "equal to 32");
+	q.client_request_token = NULL;
+	rep = call(e, "CreateSecret", &q.base);
+	expect_error(&rep, "InvalidRequestException", MSG_NO_TOKEN);
+	q.client_request_token = (char *)TOK(1);
+	memset(desc, 'd', 2049);
+	desc[2049] = '\0';
+	q.description = desc;
+	rep = call(e, "CreateSecret", &q.base);
+	assert_non_null(strstr(rep.status.message,
+			       "' at 'description' failed to satisfy constraint: Member must have "
+			       "length less than or equal to 2048"));
+	assert_true(strncmp(rep.status.message, "1 validation error detected: Value 'ddd", 39) ==
+		    0);
+	expect_error(&rep, "ValidationException", NULL);
+	q.description = NULL;
+	/* a value without a token: the token check comes after the value checks */
+	q.secret_string = "";
+	rep = call(e, "CreateSecret", &q.base);
+	no_canary(rep.status.message, strlen(rep.status.message));
+	expect_error(&rep, "ValidationException",
+		     "1 validation error detected: Value at 'secretString' failed to satisfy "
+		     "constraint: Member must have length greater than or equal to 1");
+	free(create(e, "m", CANARY, TOK(1)));
+	p.secret_id = "m";
+	p.secret_string = CANARY;
+	p.client_request_token = (char *)TOK(2);
+	p.rotation_token = CANARY;
+	rep = call(e, "PutSecretValue", &p.base);
+	no_canary(rep.status.message, strlen(rep.status.message));
+	expect_error(&rep, "ValidationException",
+		     "1 validation error detected: Value at 'rotationToken' failed to satisfy "
+		     "constraint: Member must have length greater than or equal to 36");
+}
+
+/* Every AWS operation is in the table, with the right kind. */
+static void test_op_table(void **state)
+{
+	static const struct {
+		const char *name;
+		enum api_kind kind;
+	} ops[] = {
+		{"BatchGetSecretValue", API_READ},    {"CancelRotateSecret", API_WRITE},
+		{"CreateSecret", API_WRITE},          {"DeleteResourcePolicy", API_WRITE},
+		{"DeleteSecret", API_WRITE},          {"DescribeSecret", API_READ},
+		{"GetRandomPassword", API_READ},      {"GetResourcePolicy", API_READ},
+		{"GetSecretValue", API_READ},         {"ListSecretVersionIds", API_READ},
+		{"ListSecrets", API_READ},            {"PutResourcePolicy", API_WRITE},
+		{"PutSecretValue", API_WRITE},        {"RemoveRegionsFromReplication", API_WRITE},
+		{"ReplicateSecretToRegions", API_WRITE}, {"RestoreSecret", API_WRITE},
+		{"RotateSecret", API_WRITE},          {"StopReplicationToReplica", API_WRITE},
+		{"TagResource", API_WRITE},           {"UntagResource", API_WRITE},
+		{"UpdateSecret", API_WRITE},          {"UpdateSecretVersionStage", API_WRITE},
+		{"ValidateResourcePolicy", API_READ},
+	};
+	size_t n = 0;
+
+	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
+		const struct api_op *op = api_find(ops[i].name);
+
+		if (op == NULL)
+			fail_msg("operation '%s' missing", ops[i].name);
+		assert_int_equal(op->kind, ops[i].kind);
+		assert_non_null(op->request);
+		assert_non_null(op->response);
+	}
+	for (const struct api_op *op = api_ops; op->name; op++)
+		n++;
+	assert_int_equal(n, 23);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -764,6 +1663,17 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_list_paging, setup_ready, teardown),
 		cmocka_unit_test_setup_teardown(test_list_version_ids, setup_ready, teardown),
 		cmocka_unit_test_setup_teardown(test_snapshot_canary, setup_ready, teardown),
+		cmocka_unit_test_setup_teardown(test_tags, setup_ready, teardown),
+		cmocka_unit_test_setup_teardown(test_list_filters, setup_ready, teardown),
+		cmocka_unit_test_setup_teardown(test_list_filter_validation, setup_ready, teardown),
+		cmocka_unit_test_setup_teardown(test_list_paging_stable, setup_ready, teardown),
+		cmocka_unit_test_setup_teardown(test_batch_get, setup_ready, teardown),
+		cmocka_unit_test_setup_teardown(test_rotation_unconfigured, setup_ready, teardown),
+		cmocka_unit_test_setup_teardown(test_policy_unconfigured, setup_ready, teardown),
+		cmocka_unit_test_setup_teardown(test_replication_unconfigured, setup_ready,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_validation_messages, setup_ready, teardown),
+		cmocka_unit_test_setup_teardown(test_op_table, NULL, NULL),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -554,6 +554,107 @@ static void test_malformed(void **state)
 	assert_int_equal(fsm_revision(f), 3);
 }
 
+static struct fsm_result *tag(struct fsm *f, int64_t now, const char *arn, const char *const *kv,
+			      size_t n)
+{
+	Coffer__Fsm__Command c = COFFER__FSM__COMMAND__INIT;
+	Coffer__Fsm__TagResource t = COFFER__FSM__TAG_RESOURCE__INIT;
+	Coffer__Fsm__Tag tg[64], *pt[64];
+
+	for (size_t i = 0; i < n; i++) {
+		coffer__fsm__tag__init(&tg[i]);
+		tg[i].key = (char *)kv[2 * i];
+		tg[i].value = (char *)kv[2 * i + 1];
+		pt[i] = &tg[i];
+	}
+	t.arn = (char *)arn;
+	t.tags = pt;
+	t.n_tags = n;
+	c.op_case = COFFER__FSM__COMMAND__OP_TAG_RESOURCE;
+	c.tag_resource = &t;
+	return run(f, &c, now);
+}
+
+static struct fsm_result *untag(struct fsm *f, int64_t now, const char *arn, char **keys,
+				size_t n)
+{
+	Coffer__Fsm__Command c = COFFER__FSM__COMMAND__INIT;
+	Coffer__Fsm__UntagResource u = COFFER__FSM__UNTAG_RESOURCE__INIT;
+
+	u.arn = (char *)arn;
+	u.keys = keys;
+	u.n_keys = n;
+	c.op_case = COFFER__FSM__COMMAND__OP_UNTAG_RESOURCE;
+	c.untag_resource = &u;
+	return run(f, &c, now);
+}
+
+static void test_tags(void **state)
+{
+	struct fsm *f = *state;
+	static const char *const kv[] = {"a", "1", "b", "2", "a", "3"};
+	static const char *const reserved[] = {"Aws:x", "1"};
+	char *keys[] = {"b", "zz"}, keybuf[50][8];
+	const char *many[100];
+	const struct store_secret *s;
+	struct fsm_result *r;
+	uint8_t *snap;
+	size_t n;
+
+	fsm_result_free(create(f, T0, "a", "AAAAAA", vid(1), 1));
+	r = tag(f, T0 + 5, ARN_A, kv, 2);
+	assert_int_equal(r->op, FSM_OP_TAG_RESOURCE);
+	assert_string_equal(r->status.type, "");
+	assert_string_equal(r->name, "a");
+	fsm_result_free(r);
+	fsm_result_free(tag(f, T0 + 6, ARN_A, kv + 4, 1)); /* a=3 replaces a=1 */
+	s = store_find_name(fsm_store(f), "a");
+	assert_int_equal(s->n_tags, 2);
+	assert_string_equal(s->tags[0].key, "a");
+	assert_string_equal(s->tags[0].value, "3");
+	assert_int_equal(s->last_changed_ms, T0 + 6);
+	r = untag(f, T0 + 7, ARN_A, keys, 2);
+	assert_int_equal(r->op, FSM_OP_UNTAG_RESOURCE);
+	fsm_result_free(r);
+	assert_int_equal(s->n_tags, 1);
+	assert_int_equal(s->last_changed_ms, T0 + 7);
+	expect_err(tag(f, T0, ARN_A, reserved, 1), "InvalidParameterException", "aws:");
+	/* the limit is checked against the merged set; state untouched */
+	for (int i = 0; i < 50; i++) {
+		snprintf(keybuf[i], sizeof(keybuf[i]), "k%02d", i);
+		many[2 * i] = keybuf[i];
+		many[2 * i + 1] = "";
+	}
+	expect_err(tag(f, T0, ARN_A, many, 50), "InvalidParameterException", "50 tags");
+	assert_int_equal(s->n_tags, 1);
+	fsm_result_free(tag(f, T0, ARN_A, many, 49));
+	assert_int_equal(s->n_tags, 50);
+	/* tags survive a snapshot */
+	assert_int_equal(fsm_snapshot(f, &snap, &n), 0);
+	{
+		struct fsm *g = fsm_new("us-east-1");
+		const struct store_secret *t;
+
+		assert_int_equal(fsm_restore(g, snap, n), 0);
+		t = store_find_name(fsm_store(g), "a");
+		assert_int_equal(t->n_tags, 50);
+		assert_string_equal(t->tags[0].key, "a");
+		fsm_free(g);
+	}
+	free(snap);
+	/* unknown, scheduled for deletion, malformed */
+	expect_err(tag(f, T0, ARN_PREFIX "x-XXXXXX", kv, 1), "ResourceNotFoundException", NULL);
+	fsm_result_free(del(f, T0, ARN_A, 0, 7));
+	expect_err(tag(f, T0, ARN_A, kv, 1), "InvalidRequestException", "marked for deletion");
+	expect_err(untag(f, T0, ARN_A, keys, 1), "InvalidRequestException", "marked for deletion");
+	expect_err(tag(f, T0, NULL, kv, 1), "InternalServiceError", NULL);
+	{
+		const char *const empty_key[] = {"", "v"};
+
+		expect_err(tag(f, T0, ARN_A, empty_key, 1), "InternalServiceError", NULL);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -565,6 +666,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_snapshot_round_trip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_determinism, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_malformed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tags, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

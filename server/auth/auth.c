@@ -12,6 +12,11 @@
  * only (mode 0600 or stricter). With create set and no file, root
  * credentials are generated from the CSPRNG and written with O_EXCL.
  * Secret keys and cached signing keys live in the secure heap.
+ *
+ * auth_sigv4_key serves the AWS endpoint's SigV4 verifier: the AWS4 signing
+ * key, derived in the secure block and cached per (key id, day, region,
+ * service) in a few round-robin slots; an unknown key id gets the dummy key
+ * and CF_ENOTFOUND so the verifier does the same HMAC work either way.
  */
 #include "auth/auth.h"
 
@@ -36,6 +41,8 @@
 #define AUTH_SECRET_MAX 128
 #define AUTH_REGION_MAX 64
 #define AUTH_CACHE_SLOTS 4 /* (key, day) pairs: today, around midnight two */
+#define AUTH_SIGV4_SLOTS 8 /* (key, day, region, service): a few regions around midnight */
+#define AUTH_SERVICE_MAX 64
 #define ROOT_AKID_RANDOM 18
 #define ROOT_SECRET_LEN 40
 
@@ -49,6 +56,18 @@ struct auth_secrets {
 		uint8_t key[32];
 	} cache[AUTH_CACHE_SLOTS];
 	unsigned next_victim;
+	/* SigV4 signing keys for the AWS endpoint, and scratch for deriving them */
+	struct {
+		int valid;
+		char akid[AUTH_AKID_MAX + 1];
+		char day[9];
+		char region[AUTH_REGION_MAX + 1];
+		char service[AUTH_SERVICE_MAX + 1];
+		uint8_t key[32];
+	} sigv4[AUTH_SIGV4_SLOTS];
+	unsigned sigv4_next;
+	uint8_t sigv4_seed[4 + AUTH_SECRET_MAX]; /* "AWS4" + secret */
+	uint8_t sigv4_k[32];
 };
 
 struct auth {
@@ -422,5 +441,80 @@ int auth_verify(struct auth *a, const char *access_key_id, const char *date, con
 				     "The request signature we calculated does not match the "
 				     "signature you provided. Check your AWS Secret Access Key and "
 				     "signing method.");
+	return 0;
+}
+
+/* kSigning = HMAC(HMAC(HMAC(HMAC("AWS4" + secret, day), region), service),
+ * "aws4_request") into out; intermediates live in the secure block and are
+ * wiped. 0 or CF_ECRYPTO. */
+static int sigv4_derive(struct auth_secrets *s, const char *day, const char *region,
+			const char *service, uint8_t out[32])
+{
+	size_t n = strlen(s->secret);
+	int rv = CF_ECRYPTO;
+
+	memcpy(s->sigv4_seed, "AWS4", 4);
+	memcpy(s->sigv4_seed + 4, s->secret, n);
+	if (crypto_hmac_sha256(s->sigv4_seed, 4 + n, day, 8, s->sigv4_k) != 0 ||
+	    crypto_hmac_sha256(s->sigv4_k, 32, region, strlen(region), s->sigv4_k) != 0 ||
+	    crypto_hmac_sha256(s->sigv4_k, 32, service, strlen(service), s->sigv4_k) != 0 ||
+	    crypto_hmac_sha256(s->sigv4_k, 32, "aws4_request", 12, out) != 0)
+		goto out;
+	rv = 0;
+out:
+	OPENSSL_cleanse(s->sigv4_seed, sizeof(s->sigv4_seed));
+	OPENSSL_cleanse(s->sigv4_k, sizeof(s->sigv4_k));
+	return rv;
+}
+
+static int is_day(const char *d)
+{
+	for (int i = 0; i < 8; i++)
+		if (d[i] < '0' || d[i] > '9')
+			return 0;
+	return d[8] == '\0';
+}
+
+int auth_sigv4_key(void *data, const char *access_key_id, const char *yyyymmdd,
+		   const char *region, const char *service, uint8_t key_out[32])
+{
+	struct auth *a = data;
+	struct auth_secrets *s;
+	unsigned slot;
+
+	if (a == NULL || key_out == NULL)
+		return CF_EINVAL;
+	s = a->s;
+	/* the dummy first, so every early return leaves key_out usable */
+	memcpy(key_out, s->dummy_key, 32);
+	if (access_key_id == NULL || yyyymmdd == NULL || region == NULL || service == NULL ||
+	    strnlen(yyyymmdd, 9) != 8 || !is_day(yyyymmdd) || region[0] == '\0' ||
+	    strnlen(region, AUTH_REGION_MAX + 1) > AUTH_REGION_MAX || service[0] == '\0' ||
+	    strnlen(service, AUTH_SERVICE_MAX + 1) > AUTH_SERVICE_MAX)
+		return CF_EINVAL;
+	if (strnlen(access_key_id, AUTH_AKID_MAX + 1) > AUTH_AKID_MAX ||
+	    strcmp(access_key_id, a->akid) != 0)
+		return CF_ENOTFOUND;
+	for (unsigned i = 0; i < AUTH_SIGV4_SLOTS; i++)
+		if (s->sigv4[i].valid && strcmp(s->sigv4[i].akid, access_key_id) == 0 &&
+		    memcmp(s->sigv4[i].day, yyyymmdd, 9) == 0 &&
+		    strcmp(s->sigv4[i].region, region) == 0 &&
+		    strcmp(s->sigv4[i].service, service) == 0) {
+			memcpy(key_out, s->sigv4[i].key, 32);
+			return 0;
+		}
+	slot = s->sigv4_next;
+	s->sigv4_next = (s->sigv4_next + 1) % AUTH_SIGV4_SLOTS;
+	s->sigv4[slot].valid = 0;
+	if (sigv4_derive(s, yyyymmdd, region, service, s->sigv4[slot].key) != 0) {
+		OPENSSL_cleanse(s->sigv4[slot].key, sizeof(s->sigv4[slot].key));
+		return CF_ECRYPTO;
+	}
+	memcpy(s->sigv4[slot].akid, access_key_id, strlen(access_key_id) + 1);
+	memcpy(s->sigv4[slot].day, yyyymmdd, 9);
+	memcpy(s->sigv4[slot].region, region, strlen(region) + 1);
+	memcpy(s->sigv4[slot].service, service, strlen(service) + 1);
+	s->sigv4[slot].valid = 1;
+	memcpy(key_out, s->sigv4[slot].key, 32);
 	return 0;
 }

@@ -39,4 +39,12 @@ int auth_verify(struct auth *a, const char *access_key_id, const char *date, con
 		const char *signature, const char *operation, const uint8_t *payload,
 		size_t payload_len, time_t now, struct cf_status *st);
 
+/* SigV4 signing key for (access key id, yyyymmdd, region, service):
+ * kSigning = HMAC(HMAC(HMAC(HMAC("AWS4"+secret, date), region), service),
+ * "aws4_request"), cached per (key, day, region, service). 0, or
+ * CF_ENOTFOUND for an unknown key id (key_out then holds a dummy key so the
+ * caller can do the same work). Matches sigv4_key_cb. */
+int auth_sigv4_key(void *a, const char *access_key_id, const char *yyyymmdd, const char *region,
+		   const char *service, uint8_t key_out[32]);
+
 #endif

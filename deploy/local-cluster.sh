@@ -10,7 +10,9 @@
 # waits until the region has a leader, writes DIR/cluster.env and
 # DIR/nodes.tsv (region, node id, pid, rpc address, raft address, data dir,
 # the command that restarts the node) and exits 0. down stops exactly the
-# processes listed in nodes.tsv.
+# processes listed in nodes.tsv. Ports: node i serves RPC on base+i, raft on
+# base+100+i and the AWS endpoint (HTTPS) on base+200+i; cluster.env points
+# AWS_ENDPOINT_URL at node 1 and lists every node in COFFER_HTTP_ENDPOINTS.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -79,10 +81,11 @@ up() {
   fi
   umask 022
 
-  local members="" i endpoints=""
+  local members="" i endpoints="" http_endpoints=""
   for i in $(seq 1 "$nodes"); do
     members+="member = $i,127.0.0.1:$((base + 100 + i)),127.0.0.1:$((base + i))"$'\n'
     endpoints+="${endpoints:+,}127.0.0.1:$((base + i))"
+    http_endpoints+="${http_endpoints:+,}https://127.0.0.1:$((base + 200 + i))"
   done
 
   printf 'region\tnode_id\tpid\trpc_addr\traft_addr\tdata_dir\tcommand\n' > "$dir/nodes.tsv.tmp"
@@ -94,6 +97,7 @@ up() {
       echo "node_id = $i"
       echo "rpc_addr = 127.0.0.1:$((base + i))"
       echo "raft_addr = 127.0.0.1:$((base + 100 + i))"
+      echo "http_addr = 127.0.0.1:$((base + 200 + i))"
       echo "data_dir = $nd"
       echo "tls_cert = $shared/cert.pem"
       echo "tls_key = $shared/key.pem"
@@ -122,6 +126,9 @@ export AWS_ACCESS_KEY_ID='$akid'
 export AWS_SECRET_ACCESS_KEY='$secret'
 export AWS_DEFAULT_REGION='$region'
 export AWS_REGION='$region'
+export AWS_ENDPOINT_URL='https://127.0.0.1:$((base + 201))'
+export AWS_CA_BUNDLE='$shared/cert.pem'
+export COFFER_HTTP_ENDPOINTS='$http_endpoints'
 ENV
   umask 022
 

@@ -1,8 +1,9 @@
 /*
  * cofferd: flags and config, then wiring: secure heap, root key,
- * credentials, TLS, the FSM behind a raft node, the RPC listener, the
- * housekeeping tick and signals; then the loop. SIGINT/SIGTERM stop the
- * node in order (listener, peers, raft drained and closed) and exit 0.
+ * credentials, TLS, the FSM behind a raft node, the RPC listener, the AWS
+ * HTTP listener (when http_addr is set), the housekeeping tick and signals;
+ * then the loop. SIGINT/SIGTERM stop the node in order (listeners, peers,
+ * raft drained and closed) and exit 0.
  * Dev mode creates on first start the root key, a self-signed certificate,
  * root credentials and DIR/dev.env.
  */
@@ -17,6 +18,7 @@
 
 #include "api/api.h"
 #include "auth/auth.h"
+#include "aws/http.h"
 #include "config/config.h"
 #include "fsm/fsm.h"
 #include "kms/kms.h"
@@ -94,6 +96,8 @@ static int write_dev_env(struct server *s)
 	fprintf(f, "export AWS_SECRET_ACCESS_KEY='%s'\n", auth_root_secret_key(s->auth));
 	fprintf(f, "export AWS_DEFAULT_REGION='%s'\n", s->cfg->region);
 	fprintf(f, "export AWS_REGION='%s'\n", s->cfg->region);
+	if (s->cfg->http_addr[0] != '\0')
+		fprintf(f, "export AWS_ENDPOINT_URL='http://%s'\n", s->cfg->http_addr);
 	if (bindir[0] != '\0')
 		fprintf(f, "case \":$PATH:\" in *':%s:'*) ;; *) export PATH='%s':\"$PATH\" ;; esac\n",
 			bindir, bindir);
@@ -182,12 +186,19 @@ static void node_closed(void *data)
 	logi("stopped");
 }
 
+static void http_closed(void *data)
+{
+	struct server *s = data;
+
+	node_close(s->node, node_closed, s);
+}
+
 static void listener_closed(void *data)
 {
 	struct server *s = data;
 
 	s->rpc = NULL;
-	node_close(s->node, node_closed, s);
+	http_close(s, http_closed, s); /* a no-op without an http listener */
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -302,6 +313,10 @@ int main(int argc, char **argv)
 		loge("rpc listener on '%s': %s", cfg.rpc_addr, errmsg);
 		return 1;
 	}
+	if (cfg.http_addr[0] != '\0' && http_listen(s, errmsg) != 0) {
+		loge("http listener on '%s': %s", cfg.http_addr, errmsg);
+		return 1;
+	}
 	if (cfg.dev && write_dev_env(s) != 0) {
 		loge("cannot write '%s/dev.env': %s", cfg.data_dir, strerror(errno));
 		return 1;
@@ -316,9 +331,10 @@ int main(int argc, char **argv)
 	uv_signal_start(&s->sigint, on_signal, SIGINT);
 	uv_signal_start(&s->sigterm, on_signal, SIGTERM);
 
-	logi("node %llu of region '%s': rpc %s, raft %s, data %s%s",
-	     (unsigned long long)cfg.node_id, cfg.region, cfg.rpc_addr, cfg.raft_addr,
-	     cfg.data_dir, cfg.dev ? " (dev mode)" : "");
+	logi("node %llu of region '%s': rpc %s, http %s, raft %s, data %s%s",
+	     (unsigned long long)cfg.node_id, cfg.region, cfg.rpc_addr,
+	     cfg.http_addr[0] ? cfg.http_addr : "off", cfg.raft_addr, cfg.data_dir,
+	     cfg.dev ? " (dev mode)" : "");
 	if (cfg.dev)
 		logi("source %s/dev.env to use the coffer CLI", cfg.data_dir);
 

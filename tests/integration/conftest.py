@@ -38,8 +38,7 @@ def port_free(port):
 def pick_base(span=200):
     for _ in range(50):
         base = random.randrange(20000, 50000, 10)
-        if all(port_free(base + i) for i in range(1, 10)) and \
-           all(port_free(base + 100 + i) for i in range(1, 10)):
+        if all(port_free(base + off + i) for off in (0, 100, 200) for i in range(1, 10)):
             return base
     raise RuntimeError("no free port range")
 

@@ -32,10 +32,13 @@ leader_ep=127.0.0.1:$((base + leader))
 
 put256=$("$BUILD/coffer" bench --op put --concurrency 256 --duration "$dur" --value-size 1024 --cleanup 2>/dev/null)
 put1=$("$BUILD/coffer" bench --op put --concurrency 1 --duration "$dur" --value-size 1024 --cleanup 2>/dev/null)
-get64=$("$BUILD/coffer" --endpoint "$leader_ep" bench --op get --concurrency 64 --duration "$dur" --value-size 1024 2>/dev/null)
+get64=$("$BUILD/coffer" --endpoint "$leader_ep" bench --op get --concurrency 64 --duration "$dur" --value-size 1024 --secret-id bench/get 2>/dev/null)
+aws64=$("$BUILD/coffer" --endpoint "$leader_ep" bench --op get --api aws --endpoint-url "https://127.0.0.1:$((base + 200 + leader))" \
+        --concurrency 64 --duration "$dur" --value-size 1024 --secret-id bench/get 2>/dev/null)
 echo "coffer put c=256: $put256"
 echo "coffer put c=1:   $put1"
 echo "coffer get c=64:  $get64"
+echo "coffer aws get c=64: $aws64"
 "$top/deploy/local-cluster.sh" down --dir "$work/region" >/dev/null
 
 raw256="" raw1=""
@@ -49,13 +52,14 @@ if [ -d "$ref" ]; then
   fi
 fi
 
-/usr/bin/python3 - "$put256" "$put1" "$get64" "${raw256:-0}" "${raw1:-0}" <<'PY'
+/usr/bin/python3 - "$put256" "$put1" "$get64" "$aws64" "${raw256:-0}" "${raw1:-0}" <<'PY'
 import json, sys
-p256, p1, g64 = (json.loads(x) for x in sys.argv[1:4])
-raw256, raw1 = float(sys.argv[4] or 0), float(sys.argv[5] or 0)
+p256, p1, g64, a64 = (json.loads(x) for x in sys.argv[1:5])
+raw256, raw1 = float(sys.argv[5] or 0), float(sys.argv[6] or 0)
 print(f"put c=256: {p256['ops_per_s']:.0f}/s (target >= 10000)"
       + (f", {p256['ops_per_s'] / raw256:.2f}x raw libraft W=256 ({raw256:.0f}/s)" if raw256 else ""))
 print(f"put c=1:   p50 {p1['p50_ms']:.3f} ms (target <= 1 ms), {p1['ops_per_s']:.0f}/s"
       + (f", {p1['ops_per_s'] / raw1:.2f}x raw libraft W=1 ({raw1:.0f}/s)" if raw1 else ""))
 print(f"get c=64:  {g64['ops_per_s']:.0f}/s on one node over TLS (target >= 40000), p99 {g64['p99_ms']:.2f} ms")
+print(f"aws get c=64: {a64['ops_per_s']:.0f}/s over HTTPS + SigV4 = {a64['ops_per_s'] / g64['ops_per_s']:.2f}x the RPC port (target >= 0.4x)")
 PY

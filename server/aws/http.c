@@ -79,12 +79,6 @@ struct http_conn {
 	struct http_reader rd;
 };
 
-/* The listener of each server (struct server has no field for it). */
-static struct {
-	struct server *s;
-	struct net_listener *l;
-} listeners[4];
-
 static uint64_t mono_ns(void)
 {
 	struct timespec ts;
@@ -509,38 +503,17 @@ static const struct net_proto http_proto = {on_open, on_data, on_close};
 
 int http_listen(struct server *s, char *errmsg)
 {
-	struct net_listener *l = NULL;
-	size_t i;
-	int rv;
-
-	for (i = 0; i < sizeof(listeners) / sizeof(listeners[0]); i++)
-		if (listeners[i].s == NULL)
-			break;
-	if (i == sizeof(listeners) / sizeof(listeners[0])) {
-		snprintf(errmsg, 256, "too many http listeners in one process");
-		return CF_EINVAL;
-	}
-	rv = net_listen(s->loop, s->cfg->http_addr, s->cfg->dev ? NULL : s->tls_server,
-			&http_proto, s, &l, errmsg);
-	if (rv != 0)
-		return rv;
-	listeners[i].s = s;
-	listeners[i].l = l;
-	return 0;
+	return net_listen(s->loop, s->cfg->http_addr, s->cfg->dev ? NULL : s->tls_server,
+			  &http_proto, s, &s->http, errmsg);
 }
 
 void http_close(struct server *s, void (*cb)(void *data), void *data)
 {
-	for (size_t i = 0; i < sizeof(listeners) / sizeof(listeners[0]); i++) {
-		if (listeners[i].s == s) {
-			struct net_listener *l = listeners[i].l;
+	struct net_listener *l = s->http;
 
-			listeners[i].s = NULL;
-			listeners[i].l = NULL;
-			net_listener_close(l, cb, data);
-			return;
-		}
-	}
-	if (cb != NULL)
+	s->http = NULL;
+	if (l != NULL)
+		net_listener_close(l, cb, data);
+	else if (cb != NULL)
 		cb(data);
 }

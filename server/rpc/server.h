@@ -50,6 +50,7 @@ struct server {
 	SSL_CTX *tls_server;
 	SSL_CTX *tls_client;
 	struct net_listener *rpc;
+	struct net_listener *http; /* the AWS endpoint (aws/http.c), NULL when off */
 	struct peer peers[CONFIG_MAX_MEMBERS];
 	uv_timer_t tick;        /* housekeeping + peer call deadlines */
 	uv_signal_t sigint;

@@ -862,7 +862,7 @@ int sigv4_verify(const struct sigv4_request *req, const char *service, time_t no
 		return -1;
 	if (strcmp(scope_service, service) != 0)
 		return cf_status_set(st, E_INVALID,
-		                     "Credential should be scoped to correct service: '%.64s'. ",
+		                     "Credential should be scoped to correct service: '%.64s'.",
 		                     service);
 	if (!region_ok(data, region))
 		return cf_status_set(st, E_INVALID,

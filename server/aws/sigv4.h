@@ -61,7 +61,7 @@ struct sigv4_identity {
  *   IncompleteSignatureException (malformed Authorization, missing parts,
  *     host or date not signed, signed header absent)
  *   InvalidSignatureException ("Credential should be scoped to correct
- *     service: '<service>'. ", "Credential should be scoped to a valid region, ...",
+ *     service: '<service>'.", "Credential should be scoped to a valid region, ...",
  *     "Signature expired: ... (<now> - 5 min.)", "Signature not yet current: ...",
  *     payload hash mismatch, "The request signature we calculated does not match ...")
  *   UnrecognizedClientException "The security token included in the request is invalid."

@@ -682,7 +682,7 @@ static void test_rejects_scope(void **state)
 	expect_auth_err("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/kms/"
 	                "aws4_request, " SH_OK ", Signature=" BOTO_SIG,
 	                "InvalidSignatureException",
-	                "Credential should be scoped to correct service: 'secretsmanager'. ");
+	                "Credential should be scoped to correct service: 'secretsmanager'.");
 	expect_auth_err("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/mars-north-1/"
 	                "secretsmanager/aws4_request, " SH_OK ", Signature=" BOTO_SIG,
 	                "InvalidSignatureException",

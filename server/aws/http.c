@@ -15,8 +15,11 @@
  *
  * Failure modes. A malformed or refused request (see http_reader.c) gets
  * its status in order after the answers before it, then the connection
- * closes. With HTTP_MAX_INFLIGHT answers outstanding the reader pauses and
- * resumes as they leave. "Connection: close" and HTTP/1.0 without
+ * closes. With HTTP_MAX_INFLIGHT answers outstanding the reader pauses, and
+ * the connection's reading with it (net_conn_pause_read), and both resume
+ * as answers leave. A request must arrive whole within the request timeout
+ * from its first byte (an Expect: 100-continue body: from the "100
+ * Continue"), else 408 and close. "Connection: close" and HTTP/1.0 without
  * keep-alive close after their answer. When the peer goes away, answers
  * still in flight are dropped on arrival; the connection state is freed
  * when the last one arrived. Bodies and answers live in the secure heap.
@@ -73,11 +76,16 @@ struct http_conn {
 	bool closing;         /* a close answer left; nothing more is written */
 	bool in_pump;         /* the reader is running: do not re-enter it */
 	bool continue_wanted; /* send "100 Continue" once earlier answers left */
+	bool deadline_on;     /* the request deadline runs for the current request */
 	unsigned head, count; /* ring of slots waiting to be written */
 	unsigned pending;     /* calls submitted and not answered */
 	struct http_slot slots[N_SLOTS];
 	struct http_reader rd;
 };
+
+static unsigned request_timeout_ms = HTTP_REQUEST_TIMEOUT_MS;
+
+static void on_deadline(struct net_conn *conn);
 
 static uint64_t mono_ns(void)
 {
@@ -132,8 +140,12 @@ static void flush(struct http_conn *hc)
 	}
 	if (hc->count == 0 && hc->continue_wanted && !hc->closed && !hc->closing) {
 		hc->continue_wanted = false;
-		if (net_conn_write(hc->conn, (const uint8_t *)cont, sizeof(cont) - 1) != 0)
+		if (net_conn_write(hc->conn, (const uint8_t *)cont, sizeof(cont) - 1) != 0) {
 			hc->closing = true;
+		} else if (hc->deadline_on) {
+			/* the body's time starts now: earlier answers were ours to wait for */
+			net_conn_set_deadline(hc->conn, request_timeout_ms, on_deadline);
+		}
 	}
 }
 
@@ -392,6 +404,10 @@ static int on_request(void *data, const struct http_request *q)
 	bool close = !q->keep_alive;
 
 	hc->continue_wanted = false; /* the body came anyway */
+	if (hc->deadline_on && !hc->closed) {
+		hc->deadline_on = false; /* complete in time; the next one gets its own */
+		net_conn_set_deadline(hc->conn, 0, NULL);
+	}
 	if (hc->closing || hc->closed)
 		return HTTP_READER_STOP;
 	sl = slot_take(hc);
@@ -429,6 +445,40 @@ static void reader_failed(struct http_conn *hc, int status)
 	finish_text(sl, status, text);
 }
 
+/* The request did not arrive whole in time: 408 (in order), then close. */
+static void on_deadline(struct net_conn *conn)
+{
+	struct http_conn *hc = net_conn_get_user(conn);
+
+	if (hc == NULL || hc->closing || hc->closed)
+		return;
+	hc->deadline_on = false;
+	http__reader_stop(&hc->rd);
+	reader_failed(hc, 408);
+}
+
+/* Reading follows the reader (paused with it), and a request that began
+ * runs against its deadline. */
+static void sync_input(struct http_conn *hc)
+{
+	bool mid;
+
+	if (hc->closed || hc->closing)
+		return;
+	if (http__reader_paused(&hc->rd))
+		net_conn_pause_read(hc->conn);
+	else
+		net_conn_resume_read(hc->conn);
+	mid = http__reader_mid_request(&hc->rd);
+	if (mid && !hc->deadline_on) {
+		hc->deadline_on = true;
+		net_conn_set_deadline(hc->conn, request_timeout_ms, on_deadline);
+	} else if (!mid && hc->deadline_on) {
+		hc->deadline_on = false;
+		net_conn_set_deadline(hc->conn, 0, NULL);
+	}
+}
+
 /* Resume a paused reader while there is room for more answers. */
 static void pump(struct http_conn *hc)
 {
@@ -446,6 +496,7 @@ static void pump(struct http_conn *hc)
 		}
 	}
 	hc->in_pump = false;
+	sync_input(hc);
 }
 
 /* ---- net callbacks ------------------------------------------------------------- */
@@ -501,10 +552,37 @@ static const struct net_proto http_proto = {on_open, on_data, on_close};
 
 /* ---- listener ----------------------------------------------------------------- */
 
+/* COFFER_HTTP_REQUEST_TIMEOUT_MS, if set, replaces the request timeout. */
+static void read_env(void)
+{
+	const char *v = getenv("COFFER_HTTP_REQUEST_TIMEOUT_MS");
+	char *end;
+	long ms;
+
+	if (v == NULL || *v == '\0')
+		return;
+	ms = strtol(v, &end, 10);
+	if (*end != '\0' || ms <= 0 || ms > 86400000L) {
+		logw("http: ignoring COFFER_HTTP_REQUEST_TIMEOUT_MS='%s'", v);
+		return;
+	}
+	request_timeout_ms = (unsigned)ms;
+}
+
 int http_listen(struct server *s, char *errmsg)
 {
-	return net_listen(s->loop, s->cfg->http_addr, s->cfg->dev ? NULL : s->tls_server,
-			  &http_proto, s, &s->http, errmsg);
+	static bool env_read;
+	int rv;
+
+	if (!env_read) {
+		env_read = true;
+		read_env();
+	}
+	rv = net_listen(s->loop, s->cfg->http_addr, s->cfg->dev ? NULL : s->tls_server,
+			&http_proto, s, &s->http, errmsg);
+	if (rv == 0)
+		net_listener_set_idle_timeout(s->http, HTTP_IDLE_TIMEOUT_MS);
+	return rv;
 }
 
 void http_close(struct server *s, void (*cb)(void *data), void *data)

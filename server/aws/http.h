@@ -19,6 +19,15 @@ struct server;
 
 #define HTTP_MAX_HEADER_BYTES (16 * 1024)
 #define HTTP_MAX_BODY_BYTES (1024 * 1024)
+/* A connection that received nothing for this long is closed (SDK pools
+ * retry on a server-closed idle connection). COFFER_IDLE_TIMEOUT_MS, read
+ * once, overrides it (and the RPC port's; see net_listener_set_idle_timeout). */
+#define HTTP_IDLE_TIMEOUT_MS (60 * 1000)
+/* A request must arrive whole (headers + body) within this time from its
+ * first byte, an Expect: 100-continue body within it from the "100
+ * Continue"; else 408 with Connection: close. COFFER_HTTP_REQUEST_TIMEOUT_MS,
+ * read once when the endpoint starts, overrides it (tests). */
+#define HTTP_REQUEST_TIMEOUT_MS (30 * 1000)
 
 /* Listen on s->cfg->http_addr (TLS with s->tls_server unless dev mode).
  * errmsg >= 256 bytes. */

@@ -6,8 +6,10 @@
  * per connection that collects one request at a time (bounded headers,
  * bounded body in the secure heap) and hands complete requests out in
  * order. It can be paused after a request (the connection has too many
- * answers outstanding); bytes that arrive meanwhile are kept, in order, in
- * a bounded secure backlog and parsed on resume. No libuv, no sockets.
+ * answers outstanding); the rest of the input chunk, and bytes that arrive
+ * meanwhile, are kept, in order, in a bounded secure backlog and parsed on
+ * resume. (http.c pauses the connection's reading with the reader, so the
+ * backlog holds at most the rest of one net/ chunk.) No libuv, no sockets.
  */
 #ifndef COFFER_AWS_HTTP_INT_H
 #define COFFER_AWS_HTTP_INT_H
@@ -25,8 +27,9 @@
 
 #define HTTP_MAX_HEADERS SIGV4_MAX_HEADERS
 #define HTTP_MAX_INFLIGHT 64 /* answers outstanding per connection */
-/* Bytes kept while paused: one maximal request beyond the in-flight ones. */
-#define HTTP_MAX_BACKLOG (HTTP_MAX_HEADER_BYTES + HTTP_MAX_BODY_BYTES)
+/* Bytes kept while paused: the rest of one on_data chunk (net/ hands out at
+ * most 64 KiB per call, and reading stops while the reader is paused). */
+#define HTTP_MAX_BACKLOG (64 * 1024)
 /* A body buffer this small is kept for the next request of the connection. */
 #define HTTP_KEEP_BODY 4096
 
@@ -68,6 +71,7 @@ struct http_reader {
 	bool paused;     /* the parser is paused; input goes to the backlog */
 	bool stopped;    /* STOP or upgrade: input is discarded */
 	bool in_exec;
+	bool in_message; /* a request has begun and is not complete */
 	bool last_was_value;
 	/* the request being read */
 	char head[HTTP_MAX_HEADER_BYTES]; /* url, header names and values */
@@ -96,6 +100,11 @@ int http__reader_feed(struct http_reader *r, const uint8_t *buf, size_t n);
  * call from inside on_request. */
 int http__reader_resume(struct http_reader *r);
 bool http__reader_paused(const struct http_reader *r);
+/* Whether part of a request (at least its first byte) has been parsed and
+ * the request is not complete yet (false once stopped). */
+bool http__reader_mid_request(const struct http_reader *r);
+/* Stop reading requests (as after STOP): later input is discarded. */
+void http__reader_stop(struct http_reader *r);
 /* Wipe and free what the reader holds. */
 void http__reader_release(struct http_reader *r);
 

@@ -62,6 +62,7 @@ static int on_message_begin(http_parser *p)
 	r->last_was_value = false;
 	r->body_have = 0;
 	r->body_want = 0;
+	r->in_message = true;
 	return 0;
 }
 
@@ -173,6 +174,7 @@ static int on_message_complete(http_parser *p)
 	const char *qm;
 	int next;
 
+	r->in_message = false;
 	memset(&q, 0, sizeof(q));
 	q.method = p->method;
 	q.major = p->http_major;
@@ -349,6 +351,18 @@ bool http__reader_paused(const struct http_reader *r)
 	return r->paused && !r->stopped;
 }
 
+bool http__reader_mid_request(const struct http_reader *r)
+{
+	return r->in_message && !r->stopped;
+}
+
+void http__reader_stop(struct http_reader *r)
+{
+	r->stopped = true;
+	r->paused = false;
+	drop_backlog(r);
+}
+
 void http__reader_release(struct http_reader *r)
 {
 	secbuf_free(&r->body);
@@ -448,6 +462,7 @@ const char *http__reason(int status)
 	case 403: return "Forbidden";
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
+	case 408: return "Request Timeout";
 	case 411: return "Length Required";
 	case 413: return "Content Too Large";
 	case 417: return "Expectation Failed";

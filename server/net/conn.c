@@ -226,7 +226,7 @@ static int flush_out(struct net_conn *c)
 
 	if (c->state == NET_CLOSED)
 		return CF_ECLOSED;
-	if (c->idle_armed) {
+	if (c->idle_armed && !c->rx_pending) {
 		uv_idle_stop(&c->idle);
 		c->idle_armed = false;
 	}
@@ -268,12 +268,21 @@ static void arm_flush(struct net_conn *c)
 	}
 }
 
+static void read_records(struct net_conn *c);
+
+/* Flush staged output; after net_conn_resume_read, first deliver the input
+ * that was kept in the TLS layer while reading was paused. */
 static void on_idle(uv_idle_t *h)
 {
 	struct net_conn *c = h->data;
 
 	uv_idle_stop(h);
 	c->idle_armed = false;
+	if (c->rx_pending && !c->read_paused && c->state == NET_OPEN) {
+		c->rx_pending = false;
+		ERR_clear_error();
+		read_records(c);
+	}
 	if (c->state == NET_OPEN)
 		(void)flush_out(c);
 }
@@ -396,6 +405,7 @@ void net_conn_close(struct net_conn *c)
 	c->state = NET_CLOSING;
 	uv_read_stop((uv_stream_t *)&c->tcp);
 	uv_timer_stop(&c->timer);
+	c->deadline_cb = NULL;
 	if (prev < NET_HANDSHAKE) {
 		close_handles(c); /* nothing was sent yet */
 		return;
@@ -485,13 +495,14 @@ static int do_handshake(struct net_conn *c)
 	return -1;
 }
 
-/* Decrypt everything rbio holds and hand it out. */
+/* Decrypt everything rbio holds and hand it out (until paused: the rest
+ * stays in rbio and the SSL object). */
 static void read_records(struct net_conn *c)
 {
 	size_t got;
 	int rc, err;
 
-	while (c->state == NET_OPEN) {
+	while (c->state == NET_OPEN && !c->read_paused) {
 		if (SSL_read_ex(c->ssl, c->plain, NET_PLAIN_BUF, &got)) {
 			rc = c->proto->on_data(c, c->plain, got);
 			OPENSSL_cleanse(c->plain, got);
@@ -538,6 +549,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		}
 		return;
 	}
+	c->last_rx = uv_now(c->loop);
 	if (c->ssl == NULL) {
 		on_read_plain(c, (size_t)nread);
 	} else {
@@ -555,6 +567,55 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		(void)flush_out(c); /* the answers written by on_data, in one write */
 }
 
+/* ---- flow control and deadlines ------------------------------------------- */
+
+void net_conn_pause_read(struct net_conn *c)
+{
+	if (c->state != NET_OPEN || c->read_paused)
+		return;
+	c->read_paused = true;
+	uv_read_stop((uv_stream_t *)&c->tcp);
+}
+
+void net_conn_resume_read(struct net_conn *c)
+{
+	if (c->state != NET_OPEN || !c->read_paused)
+		return;
+	c->read_paused = false;
+	c->last_rx = uv_now(c->loop); /* paused time is not idle time */
+	if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0) {
+		close_handles(c);
+		return;
+	}
+	if (c->ssl != NULL) {
+		c->rx_pending = true; /* records kept in rbio / SSL: from on_idle */
+		arm_flush(c);
+	}
+}
+
+static void on_deadline(uv_timer_t *t)
+{
+	struct net_conn *c = t->data;
+	void (*cb)(struct net_conn *c) = c->deadline_cb;
+
+	c->deadline_cb = NULL;
+	if (c->state == NET_OPEN && cb != NULL)
+		cb(c); /* its writes are flushed by the idle handle */
+}
+
+void net_conn_set_deadline(struct net_conn *c, unsigned ms, void (*cb)(struct net_conn *c))
+{
+	if (c->state != NET_OPEN)
+		return;
+	if (ms == 0 || cb == NULL) {
+		uv_timer_stop(&c->timer);
+		c->deadline_cb = NULL;
+		return;
+	}
+	c->deadline_cb = cb;
+	uv_timer_start(&c->timer, on_deadline, ms, 0);
+}
+
 /* ---- accepted connections ------------------------------------------------- */
 
 void net__conn_start_accepted(struct net_conn *c)
@@ -564,6 +625,7 @@ void net__conn_start_accepted(struct net_conn *c)
 
 	uv_tcp_nodelay(&c->tcp, 1);
 	uv_tcp_keepalive(&c->tcp, 1, 60);
+	c->last_rx = uv_now(c->loop);
 	if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0)
 		net__format_addr((struct sockaddr *)&ss, c->peer, sizeof(c->peer));
 	if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0) {

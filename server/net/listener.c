@@ -2,8 +2,10 @@
  * Listeners: bind, listen, accept into a connection (conn.c runs the
  * handshake), and keep the list of live connections so that closing the
  * listener can close them all. The listener's memory, and its close
- * callback, wait for its own handle and for every connection to finish
- * closing. Also the small address helpers shared with net_dial.
+ * callback, wait for its own handles and for every connection to finish
+ * closing. Limits: at most max_conns connections (more are accepted and
+ * closed at once), and an optional idle timeout enforced by one sweep timer
+ * per listener. Also the small address helpers shared with net_dial.
  */
 #include <arpa/inet.h>
 #include <stdlib.h>
@@ -87,7 +89,7 @@ static void maybe_finish(struct net_listener *l)
 	void (*cb)(void *data);
 	void *data;
 
-	if (!l->closing || !l->tcp_closed || l->conns != NULL)
+	if (!l->closing || l->handles > 0 || l->conns != NULL)
 		return;
 	cb = l->close_cb;
 	data = l->close_data;
@@ -106,7 +108,34 @@ void net__listener_conn_done(struct net_listener *l, struct net_conn *c)
 		c->next->prev = c->prev;
 	c->prev = c->next = NULL;
 	c->listener = NULL;
+	l->n_conns--;
 	maybe_finish(l);
+}
+
+static void free_on_close(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+/* Over the cap: take the socket off the backlog and close it. */
+static void refuse(struct net_listener *l, uv_stream_t *server)
+{
+	uv_tcp_t *t = malloc(sizeof(*t));
+	uint64_t now = uv_now(l->loop);
+
+	l->cap_refused++;
+	if (now - l->cap_logged >= 1000 || l->cap_logged == 0) {
+		logw("net: port %d is at its cap of %u connections; refused %u", l->port,
+		     l->max_conns, l->cap_refused);
+		l->cap_logged = now;
+		l->cap_refused = 0;
+	}
+	if (t == NULL)
+		return; /* libuv stops watching until a later accept */
+	uv_tcp_init(l->loop, t);
+	t->data = t;
+	(void)uv_accept(server, (uv_stream_t *)t);
+	uv_close((uv_handle_t *)t, free_on_close);
 }
 
 static void on_connection(uv_stream_t *server, int status)
@@ -121,6 +150,10 @@ static void on_connection(uv_stream_t *server, int status)
 	}
 	if (l->closing)
 		return;
+	if (l->n_conns >= l->max_conns) {
+		refuse(l, server);
+		return;
+	}
 	c = net__conn_new(l->loop, l->ctx, l->proto, l->data);
 	if (c == NULL) {
 		loge("net: accept on port %d: %s", l->port, cf_strerror(CF_ENOMEM));
@@ -137,12 +170,8 @@ static void on_connection(uv_stream_t *server, int status)
 	if (l->conns != NULL)
 		l->conns->prev = c;
 	l->conns = c;
+	l->n_conns++;
 	net__conn_start_accepted(c);
-}
-
-static void free_on_close(uv_handle_t *h)
-{
-	free(h->data);
 }
 
 int net_listen(uv_loop_t *loop, const char *addr, SSL_CTX *ctx, const struct net_proto *proto,
@@ -168,6 +197,7 @@ int net_listen(uv_loop_t *loop, const char *addr, SSL_CTX *ctx, const struct net
 	l->ctx = ctx;
 	l->proto = proto;
 	l->data = data;
+	l->max_conns = NET_MAX_CONNS;
 	uv_tcp_init(loop, &l->tcp);
 	l->tcp.data = l;
 	r = uv_tcp_bind(&l->tcp, (struct sockaddr *)&ss, 0);
@@ -182,6 +212,9 @@ int net_listen(uv_loop_t *loop, const char *addr, SSL_CTX *ctx, const struct net
 	}
 	l->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
 						: ((struct sockaddr_in *)&ss)->sin_port);
+	uv_timer_init(loop, &l->sweep);
+	l->sweep.data = l;
+	l->handles = 2;
 	*out = l;
 	return 0;
 }
@@ -190,7 +223,7 @@ static void on_listener_closed(uv_handle_t *h)
 {
 	struct net_listener *l = h->data;
 
-	l->tcp_closed = true;
+	l->handles--;
 	maybe_finish(l);
 }
 
@@ -204,6 +237,7 @@ void net_listener_close(struct net_listener *l, void (*cb)(void *data), void *da
 	l->close_cb = cb;
 	l->close_data = data;
 	uv_close((uv_handle_t *)&l->tcp, on_listener_closed);
+	uv_close((uv_handle_t *)&l->sweep, on_listener_closed);
 	/* connections leave the list only from their close callbacks */
 	for (c = l->conns; c != NULL; c = next) {
 		next = c->next;
@@ -214,4 +248,61 @@ void net_listener_close(struct net_listener *l, void (*cb)(void *data), void *da
 int net_listener_port(const struct net_listener *l)
 {
 	return l->port;
+}
+
+void net_listener_set_max_conns(struct net_listener *l, unsigned n)
+{
+	l->max_conns = n > 0 ? n : 1;
+}
+
+/* Close the open connections that received nothing for idle_ms. */
+static void on_sweep(uv_timer_t *t)
+{
+	struct net_listener *l = t->data;
+	uint64_t now = uv_now(l->loop);
+	struct net_conn *c, *next;
+
+	/* net_conn_close never unlinks synchronously; next stays valid */
+	for (c = l->conns; c != NULL; c = next) {
+		next = c->next;
+		if (c->state == NET_OPEN && !c->read_paused && now - c->last_rx >= l->idle_ms) {
+			logd("net: '%s' idle for %llu ms, closing", c->peer,
+			     (unsigned long long)(now - c->last_rx));
+			net_conn_close(c);
+		}
+	}
+}
+
+void net_listener_set_idle_timeout(struct net_listener *l, unsigned ms)
+{
+	static int env_read;
+	static long env_ms = -1;
+	uint64_t period;
+
+	if (!env_read) {
+		const char *v = getenv("COFFER_IDLE_TIMEOUT_MS");
+		char *end;
+
+		env_read = 1;
+		if (v != NULL && *v != '\0') {
+			env_ms = strtol(v, &end, 10);
+			if (*end != '\0' || env_ms < 0 || env_ms > 86400000L) {
+				logw("net: ignoring COFFER_IDLE_TIMEOUT_MS='%s'", v);
+				env_ms = -1;
+			}
+		}
+	}
+	if (env_ms >= 0)
+		ms = (unsigned)env_ms;
+	if (l->closing)
+		return;
+	l->idle_ms = ms;
+	if (ms == 0) {
+		uv_timer_stop(&l->sweep);
+		return;
+	}
+	period = ms < 4 * NET_SWEEP_MS ? ms / 4 : NET_SWEEP_MS;
+	if (period < 10)
+		period = 10;
+	uv_timer_start(&l->sweep, on_sweep, period, period);
 }

@@ -21,8 +21,8 @@ struct net_conn; /* opaque */
 struct net_proto {
 	/* Connection established (after the TLS handshake). May set user data. */
 	void (*on_open)(struct net_conn *c);
-	/* Plaintext bytes (borrowed, wiped after the call). Return non-zero to
-	 * close the connection. */
+	/* Plaintext bytes (borrowed, wiped after the call; at most 64 KiB per
+	 * call). Return non-zero to close the connection. */
 	int (*on_data)(struct net_conn *c, const uint8_t *buf, size_t n);
 	/* The connection is closing (peer closed, error, net_conn_close). After
 	 * this no callback fires; held references stay valid until unref.
@@ -44,6 +44,19 @@ int net_listen(uv_loop_t *loop, const char *addr, SSL_CTX *ctx, const struct net
 void net_listener_close(struct net_listener *l, void (*cb)(void *data), void *data);
 /* The bound port (useful with port 0). */
 int net_listener_port(const struct net_listener *l);
+/* Close (net_conn_close) an open connection of l after ms without a byte
+ * received; 0 (the default) = never. A connection whose reading is paused
+ * (net_conn_pause_read) is not idle; resuming restarts its clock. One timer
+ * per listener sweeps every second (every ms/4 for ms < 4 s), so a close
+ * comes between ms and ms + 1 s. The environment variable
+ * COFFER_IDLE_TIMEOUT_MS, if set (read once, at the first call), replaces
+ * ms for every listener: tests use it to see idle closes in seconds. */
+void net_listener_set_idle_timeout(struct net_listener *l, unsigned ms);
+/* At most n connections at once (default NET_MAX_CONNS; n >= 1). Beyond
+ * that a connection is accepted and closed at once (logged at most once a
+ * second) so the backlog does not fill. */
+#define NET_MAX_CONNS 4096u
+void net_listener_set_max_conns(struct net_listener *l, unsigned n);
 
 /* Connect to "host:port" (TLS client, ctx borrowed; verifies the peer
  * against ctx's trust store). on_open fires on success, on_close on
@@ -64,6 +77,17 @@ int net_conn_write2(struct net_conn *c, const uint8_t *a, size_t an, const uint8
  * Idempotent. */
 void net_conn_close(struct net_conn *c);
 int net_conn_is_open(const struct net_conn *c);
+/* Stop delivering on_data (uv_read_stop) until resume, e.g. while the
+ * protocol has too much work outstanding. The chunk being delivered when
+ * this is called was handed over in full; bytes read or decrypted beyond it
+ * are kept and delivered, in order, after resume (from the loop, never
+ * inside net_conn_resume_read). Only on open connections; idempotent. */
+void net_conn_pause_read(struct net_conn *c);
+void net_conn_resume_read(struct net_conn *c);
+/* Call cb(c) once, ms from now, if c is still open then (ms = 0 cancels).
+ * Replaces an earlier deadline. Only on open connections. cb typically
+ * answers and closes. */
+void net_conn_set_deadline(struct net_conn *c, unsigned ms, void (*cb)(struct net_conn *c));
 void net_conn_ref(struct net_conn *c);
 void net_conn_unref(struct net_conn *c);
 void *net_conn_get_data(const struct net_conn *c);     /* listener/dial data */

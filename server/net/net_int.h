@@ -23,6 +23,7 @@
 #define NET_MAX_PENDING (64u << 20)      /* outgoing bytes before we give up */
 #define NET_HANDSHAKE_MS 10000           /* connect + handshake deadline */
 #define NET_LINGER_MS 2000               /* bound on flushing at close */
+#define NET_SWEEP_MS 1000                /* idle sweep period (shorter for short timeouts) */
 
 enum net_state {
 	NET_RESOLVING = 0,
@@ -42,7 +43,7 @@ struct net_chunk {
 
 struct net_conn {
 	uv_tcp_t tcp;
-	uv_timer_t timer; /* handshake deadline, then close linger */
+	uv_timer_t timer; /* handshake deadline, then net_conn_set_deadline, then close linger */
 	uv_idle_t idle;   /* armed while staged output waits for a flush */
 	uv_connect_t connect_req;
 	uv_getaddrinfo_t gai_req;
@@ -68,6 +69,10 @@ struct net_conn {
 	bool idle_armed;
 	bool shutting;    /* uv_shutdown pending */
 	bool gai_pending; /* getaddrinfo holds a reference */
+	bool read_paused; /* net_conn_pause_read: no uv_read, no on_data */
+	bool rx_pending;  /* resumed: on_idle delivers what rbio / SSL kept */
+	uint64_t last_rx;  /* uv_now() of the last bytes read (idle sweep) */
+	void (*deadline_cb)(struct net_conn *c);
 
 	uint8_t *rbuf;       /* NET_READ_BUF bytes, malloc */
 	uint8_t *plain;      /* NET_PLAIN_BUF bytes, secure heap */
@@ -87,9 +92,15 @@ struct net_listener {
 	SSL_CTX *ctx;
 	const struct net_proto *proto;
 	void *data;
+	uv_timer_t sweep; /* idle sweep, running while idle_ms > 0 */
 	struct net_conn *conns;
+	unsigned n_conns;  /* in conns */
+	unsigned max_conns;
+	uint64_t idle_ms;  /* 0: no idle timeout */
+	uint64_t cap_logged; /* uv_now() of the last "at the cap" log */
+	unsigned cap_refused; /* refused since that log */
 	bool closing;
-	bool tcp_closed;
+	int handles; /* open libuv handles: tcp, sweep */
 	void (*close_cb)(void *data);
 	void *close_data;
 	int port;

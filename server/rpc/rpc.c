@@ -466,6 +466,10 @@ static const struct net_proto rpc_proto = {on_open, on_data, on_close};
 
 int rpc_listen(struct server *s, char *errmsg)
 {
-	return net_listen(s->loop, s->cfg->rpc_addr, s->tls_server, &rpc_proto, s, &s->rpc,
-			  errmsg);
+	int rv = net_listen(s->loop, s->cfg->rpc_addr, s->tls_server, &rpc_proto, s, &s->rpc,
+			    errmsg);
+
+	if (rv == 0)
+		net_listener_set_idle_timeout(s->rpc, 300 * 1000); /* 5 min without a byte */
+	return rv;
 }

@@ -1,8 +1,9 @@
 """The AWS endpoint's HTTP layer against a real cofferd, with plain sockets
 and http.client: health and metrics, routing, malformed HTTP and the caps,
 SigV4 and target errors, keep-alive, pipelining (also beyond the in-flight
-bound), Expect: 100-continue, Connection: close / HTTP/1.0, and the HTTPS
-endpoint of a cluster relaying from a follower. boto3 and the aws CLI are
+bound), Expect: 100-continue, Connection: close / HTTP/1.0, the request
+deadline (408) and the idle timeout, and the HTTPS endpoint of a cluster
+relaying from a follower. boto3 and the aws CLI are
 covered by their own suites."""
 import hashlib
 import hmac
@@ -10,6 +11,7 @@ import http.client
 import json
 import os
 import re
+import select
 import signal
 import socket
 import ssl
@@ -18,7 +20,7 @@ import uuid
 
 import pytest
 
-from conftest import Cluster
+from conftest import Cluster, DevNode
 
 UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 
@@ -397,6 +399,92 @@ def test_abandoned_connections_and_shutdown(node):
     c.send(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
     assert health_ok(node)
     assert node.stop(signal.SIGTERM) == 0
+
+
+# ---- deadlines: a short request timeout and idle timeout via the environment ----
+
+REQ_MS, IDLE_MS = 1000, 1500
+
+
+@pytest.fixture
+def fastnode(workdir, monkeypatch):
+    monkeypatch.setenv("COFFER_HTTP_REQUEST_TIMEOUT_MS", str(REQ_MS))
+    monkeypatch.setenv("COFFER_IDLE_TIMEOUT_MS", str(IDLE_MS))
+    n = DevNode(workdir)
+    yield n
+    n.stop(signal.SIGKILL)
+
+
+def dribble_until_answer(c, data, every, limit):
+    """Send data a byte at a time every `every` s until the server answers
+    (or closes); returns the seconds from the first byte to that moment."""
+    t0 = time.monotonic()
+    for i in range(len(data)):
+        c.send(data[i:i + 1])
+        r, _, _ = select.select([c.s], [], [], every)
+        if r:
+            return time.monotonic() - t0
+        assert time.monotonic() - t0 < limit, "no answer: the request deadline did not fire"
+    r, _, _ = select.select([c.s], [], [], limit)
+    assert r, "no answer: the request deadline did not fire"
+    return time.monotonic() - t0
+
+
+def test_slowloris_gets_408_and_close(fastnode):
+    node = fastnode
+    c = Conn(node.http)
+    # endless headers, one byte every 100 ms: never complete
+    took = dribble_until_answer(c, b"GET /health HTTP/1.1\r\nHost: x\r\n" + b"X-A: b\r\n" * 100,
+                                0.1, 5)
+    r = c.read()
+    assert r.status == 408 and r.header("connection") == "close"
+    assert c.closed_by_peer()
+    assert REQ_MS / 1000 - 0.1 <= took <= REQ_MS / 1000 + 1.5, took
+    # a slow body (headers complete) is bounded the same way
+    c = Conn(node.http)
+    c.send(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n")
+    took = dribble_until_answer(c, b"{" * 100, 0.1, 5)
+    r = c.read()
+    assert r.status == 408 and r.header("connection") == "close"
+    assert c.closed_by_peer()
+    # Expect: 100-continue and the body never comes: 408 after the "100 Continue"
+    c = Conn(node.http)
+    c.send(b"POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 10\r\n\r\n")
+    assert c.read(allow_interim=True).status == 100
+    t0 = time.monotonic()
+    r = c.read()
+    assert r.status == 408 and r.header("connection") == "close"
+    assert REQ_MS / 1000 - 0.1 <= time.monotonic() - t0 <= REQ_MS / 1000 + 1.5
+    assert c.closed_by_peer()
+    assert health_ok(node)
+
+
+def test_deadline_is_per_request(fastnode):
+    # three slow but timely requests on one connection: 3 x 0.6 s > the deadline
+    node = fastnode
+    c = Conn(node.http)
+    req = b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n"
+    for _ in range(3):
+        for part in (req[:10], req[10:20], req[20:]):
+            c.send(part)
+            time.sleep(0.2)
+        r = c.read()
+        assert r.status == 200 and r.body == b"ok\n"
+    c.close()
+
+
+def test_idle_connection_closed(fastnode):
+    node = fastnode
+    c = Conn(node.http)
+    c.send(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert c.read().status == 200
+    t0 = time.monotonic()
+    assert c.closed_by_peer(timeout=IDLE_MS / 1000 + 3)  # EOF, no bytes
+    assert IDLE_MS / 1000 - 0.1 <= time.monotonic() - t0 <= IDLE_MS / 1000 + 2.5
+    # a connection that never sent a byte goes the same way; the node serves on
+    c = Conn(node.http)
+    assert c.closed_by_peer(timeout=IDLE_MS / 1000 + 3)
+    assert health_ok(node)
 
 
 def test_cluster_https_and_relay(workdir):

@@ -303,6 +303,30 @@ static void test_expect_continue(void **state)
 	assert_false(k.keep_alive[0]);
 }
 
+/* what http.c's request deadline runs on: a request began, is not complete */
+static void test_mid_request_and_stop(void **state)
+{
+	struct sink k = {0};
+
+	(void)state;
+	http__reader_init(rd, &cbs, &k);
+	assert_false(http__reader_mid_request(rd));
+	assert_int_equal(feed_str("G"), 0);
+	assert_true(http__reader_mid_request(rd));
+	assert_int_equal(feed_str("ET /health HTTP/1.1\r\nHost: x\r\n\r\n"), 0);
+	assert_int_equal(k.n, 1);
+	assert_false(http__reader_mid_request(rd));
+	/* a complete request and the start of the next in one chunk */
+	assert_int_equal(feed_str("GET /health HTTP/1.1\r\n\r\nGET /he"), 0);
+	assert_int_equal(k.n, 2);
+	assert_true(http__reader_mid_request(rd));
+	/* stopped (the deadline passed): the rest is discarded */
+	http__reader_stop(rd);
+	assert_false(http__reader_mid_request(rd));
+	assert_int_equal(feed_str("alth HTTP/1.1\r\n\r\n"), 0);
+	assert_int_equal(k.n, 2);
+}
+
 static void test_pause_resume(void **state)
 {
 	struct sink k = {0};
@@ -472,6 +496,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_length_rules, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_garbage, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_expect_continue, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mid_request_and_stop, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pause_resume, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backlog_cap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_close_and_http10, setup, teardown),

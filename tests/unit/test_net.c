@@ -5,6 +5,7 @@
  * uv_loop_close() == 0, so a handle left open fails the test.
  */
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -29,6 +30,7 @@ struct peer {
 	struct frame_decoder dec;
 	struct net_conn *c;
 	int rx; /* frames received */
+	int opened;
 };
 
 /* Made once for the group. */
@@ -54,12 +56,22 @@ static struct env {
 	int cli_open, cli_close, cli_done, cli_bad;
 	int want; /* frames each client expects back (incl. greeting) */
 	void (*on_client_open)(struct net_conn *c);
+	void (*on_client_close)(struct net_conn *c);
 
 	uv_tcp_t raw;
 	uv_connect_t raw_req;
 	uv_write_t raw_wreq;
 	int raw_closed;
 	int big_write_rv;
+
+	/* limits: idle, cap, pause/resume, deadline */
+	int no_big;           /* message 1 is small too */
+	uv_timer_t tick;      /* client activity / server resume */
+	int ticks, tick_closed;
+	int paused, pauses, resumed, srv_bad;
+	int refused;          /* clients closed without ever opening */
+	uint64_t t_open, t_close, t_last_tx;
+	int deadline_fired;
 } E;
 
 /* ---- content ------------------------------------------------------------ */
@@ -70,7 +82,7 @@ static size_t msg_len(int k)
 {
 	if (k == 0)
 		return 10;
-	if (k == 1)
+	if (k == 1 && !E.no_big)
 		return BIG_LEN;
 	return (size_t)(k % 61) + 1;
 }
@@ -219,6 +231,10 @@ static int cli_frame(void *data, const uint8_t *body, size_t len)
 
 static void cli_open(struct net_conn *c)
 {
+	struct peer *p = net_conn_get_user(c);
+
+	if (p != NULL)
+		p->opened = 1;
 	E.cli_open++;
 	if (E.on_client_open != NULL)
 		E.on_client_open(c);
@@ -237,6 +253,8 @@ static void cli_closed(struct net_conn *c)
 	int i, left = 0;
 
 	E.cli_close++;
+	if (p != NULL && !p->opened)
+		E.refused++;
 	for (i = 0; i < MAX_CLIENTS; i++) {
 		if (E.clients[i] == c)
 			E.clients[i] = NULL;
@@ -246,6 +264,8 @@ static void cli_closed(struct net_conn *c)
 		frame_decoder_release(&p->dec);
 		free(p);
 	}
+	if (E.on_client_close != NULL)
+		E.on_client_close(c);
 	if (left == 0 && E.l != NULL)
 		finish(); /* last client gone: shut the listener */
 }
@@ -293,6 +313,7 @@ static int group_setup(void **state)
 	char err[256];
 
 	(void)state;
+	signal(SIGPIPE, SIG_IGN); /* as cofferd: a closed peer would kill us */
 	secmem_init(1u << 22);
 	snprintf(F.dir, sizeof(F.dir), "/tmp/coffer-net-XXXXXX");
 	snprintf(F.dir2, sizeof(F.dir2), "/tmp/coffer-net-XXXXXX");
@@ -595,6 +616,213 @@ static void test_bad_addresses(void **state)
 	assert_int_equal(uv_loop_close(&E.loop), 0);
 }
 
+/* -- limits: idle timeout, connection cap, pause/resume, deadline --------- */
+
+static void close_tick(void)
+{
+	if (!E.tick_closed) {
+		E.tick_closed = 1;
+		uv_timer_stop(&E.tick);
+		uv_close((uv_handle_t *)&E.tick, NULL);
+	}
+}
+
+static void idle_srv_closed(struct net_conn *c)
+{
+	E.t_close = uv_now(&E.loop);
+	srv_closed(c);
+}
+
+/* the client sends a frame every 60 ms, 8 times, then falls silent */
+static void idle_tick(uv_timer_t *t)
+{
+	(void)t;
+	if (E.clients[0] == NULL || E.ticks == 8) {
+		close_tick();
+		return;
+	}
+	assert_int_equal(send_msg(E.clients[0], E.ticks), 0);
+	E.ticks++;
+	E.t_last_tx = uv_now(&E.loop);
+}
+
+static void idle_cli_open(struct net_conn *c)
+{
+	(void)c;
+	E.t_open = uv_now(&E.loop);
+	uv_timer_start(&E.tick, idle_tick, 60, 60);
+}
+
+static void test_idle_timeout(void **state)
+{
+	static const struct net_proto idle_proto = {srv_open, srv_data, idle_srv_closed};
+	char err[256];
+
+	(void)state;
+	uv_timer_init(&E.loop, &E.tick);
+	assert_int_equal(net_listen(&E.loop, "127.0.0.1:0", F.sctx, &idle_proto, &E, &E.l, err),
+			 0);
+	net_listener_set_idle_timeout(E.l, 200); /* swept every 50 ms */
+	E.want = 1000000; /* only the server's idle close ends the test */
+	E.no_big = 1;
+	E.on_client_open = idle_cli_open;
+	dial("127.0.0.1", F.cctx, 0);
+	run(5000);
+	assert_int_equal(E.cli_bad, 0);
+	/* traffic kept it open for ~480 ms (> 200); silence closed it after 200 */
+	assert_int_equal(E.ticks, 8);
+	assert_int_equal(E.srv_frames, 8);
+	assert_int_equal(E.srv_close, 1);
+	assert_int_equal(E.cli_close, 1);
+	assert_true(E.t_close - E.t_last_tx >= 200);
+	assert_true(E.t_close - E.t_last_tx < 1000);
+}
+
+static void cap_check(struct net_conn *c)
+{
+	int i;
+
+	(void)c;
+	/* two served (both ends open), the third refused: close the served ones */
+	if (E.cli_open == 2 && E.srv_open == 2 && E.refused == 1)
+		for (i = 0; i < MAX_CLIENTS; i++)
+			if (E.clients[i] != NULL)
+				net_conn_close(E.clients[i]);
+}
+
+static void cap_srv_open(struct net_conn *c)
+{
+	srv_open(c);
+	cap_check(c);
+}
+
+static void test_connection_cap(void **state)
+{
+	static const struct net_proto cap_proto = {cap_srv_open, srv_data, srv_closed};
+	char err[256];
+	int i;
+
+	(void)state;
+	assert_int_equal(net_listen(&E.loop, "127.0.0.1:0", F.sctx, &cap_proto, &E, &E.l, err), 0);
+	net_listener_set_max_conns(E.l, 2);
+	E.want = 1000000;
+	E.on_client_open = cap_check;
+	E.on_client_close = cap_check;
+	for (i = 0; i < 3; i++)
+		dial("127.0.0.1", F.cctx, i);
+	run(5000);
+	assert_int_equal(E.srv_open, 2);
+	assert_int_equal(E.cli_open, 2);
+	assert_int_equal(E.refused, 1);
+	assert_int_equal(E.cli_close, 3);
+	assert_int_equal(E.srv_close, 2);
+}
+
+static void pause_resume_tick(uv_timer_t *t)
+{
+	struct net_conn *c = t->data;
+
+	E.paused = 0;
+	E.resumed++;
+	net_conn_resume_read(c);
+	net_conn_resume_read(c); /* idempotent */
+	net_conn_unref(c);
+	close_tick();
+}
+
+static int pause_srv_data(struct net_conn *c, const uint8_t *buf, size_t n)
+{
+	if (E.paused)
+		E.srv_bad++; /* nothing may arrive while paused */
+	if (E.pauses == 0) {
+		/* the first chunk: pause for 300 ms; the client has sent (and the
+		 * TLS layer read) much more than this one record already */
+		E.pauses++;
+		E.paused = 1;
+		net_conn_pause_read(c);
+		net_conn_pause_read(c); /* idempotent */
+		net_conn_ref(c);
+		E.tick.data = c;
+		uv_timer_start(&E.tick, pause_resume_tick, 300, 0);
+		E.t_open = uv_now(&E.loop);
+	}
+	return srv_data(c, buf, n);
+}
+
+static void pause_client_open(struct net_conn *c)
+{
+	int k;
+
+	for (k = 1; k < 2 + N_SMALL; k++)
+		assert_int_equal(send_msg(c, k), 0);
+}
+
+static void pause_resume(SSL_CTX *sctx, SSL_CTX *cctx)
+{
+	static const struct net_proto pause_proto = {srv_open, pause_srv_data, srv_closed};
+	char err[256];
+
+	uv_timer_init(&E.loop, &E.tick);
+	assert_int_equal(net_listen(&E.loop, "127.0.0.1:0", sctx, &pause_proto, &E, &E.l, err), 0);
+	E.no_big = 1; /* everything fits in one read: only resume can deliver it */
+	E.want = 1 + 2 + N_SMALL;
+	E.on_client_open = pause_client_open;
+	dial("127.0.0.1", cctx, 0);
+	assert_int_equal(send_msg(E.clients[0], 0), 0);
+	run(5000);
+	assert_int_equal(E.pauses, 1);
+	assert_int_equal(E.resumed, 1);
+	assert_int_equal(E.srv_bad, 0);
+	assert_int_equal(E.srv_frames, 2 + N_SMALL); /* every frame, after the resume */
+	assert_int_equal(E.cli_done, 1);
+	assert_int_equal(E.cli_bad, 0);
+}
+
+static void test_pause_resume_tls(void **state)
+{
+	(void)state;
+	pause_resume(F.sctx, F.cctx);
+}
+
+static void test_pause_resume_plain(void **state)
+{
+	(void)state;
+	pause_resume(NULL, NULL);
+}
+
+static void deadline_cb(struct net_conn *c)
+{
+	E.deadline_fired++;
+	E.t_close = uv_now(&E.loop);
+	net_conn_close(c);
+}
+
+static void deadline_srv_open(struct net_conn *c)
+{
+	srv_open(c);
+	E.t_open = uv_now(&E.loop);
+	net_conn_set_deadline(c, 5000, deadline_cb);
+	net_conn_set_deadline(c, 0, NULL);            /* cancelled ... */
+	net_conn_set_deadline(c, 150, deadline_cb);   /* ... and replaced */
+}
+
+static void test_deadline(void **state)
+{
+	static const struct net_proto dl_proto = {deadline_srv_open, srv_data, srv_closed};
+	char err[256];
+
+	(void)state;
+	assert_int_equal(net_listen(&E.loop, "127.0.0.1:0", F.sctx, &dl_proto, &E, &E.l, err), 0);
+	E.want = 1000000;
+	dial("127.0.0.1", F.cctx, 0);
+	run(5000);
+	assert_int_equal(E.deadline_fired, 1);
+	assert_true(E.t_close - E.t_open >= 150);
+	assert_true(E.t_close - E.t_open < 2000);
+	assert_int_equal(E.srv_close, 1);
+	assert_int_equal(E.cli_close, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -608,6 +836,11 @@ int main(void)
 		cmocka_unit_test_setup(test_listener_close, setup),
 		cmocka_unit_test_setup(test_write_bound, setup),
 		cmocka_unit_test_setup(test_bad_addresses, setup),
+		cmocka_unit_test_setup(test_idle_timeout, setup),
+		cmocka_unit_test_setup(test_connection_cap, setup),
+		cmocka_unit_test_setup(test_pause_resume_tls, setup),
+		cmocka_unit_test_setup(test_pause_resume_plain, setup),
+		cmocka_unit_test_setup(test_deadline, setup),
 	};
 
 	return cmocka_run_group_tests_name("net", tests, group_setup, group_teardown);

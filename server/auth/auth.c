@@ -20,19 +20,16 @@
  */
 #include "auth/auth.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <openssl/crypto.h>
 
 #include "crypto/crypto.h"
 #include "crypto/sign.h"
+#include "util/secfile.h"
 #include "util/secmem.h"
 
 #define AUTH_ERRMSG_LEN 256
@@ -153,84 +150,15 @@ bad:
 
 static int read_creds(struct auth *a, const char *path, char *errmsg)
 {
-	struct stat st;
-	char *buf = NULL;
-	size_t got = 0;
-	int fd;
-	int rv = CF_EIO;
+	struct secbuf buf = {NULL, 0};
+	int rv;
 
-	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0) {
-		rv = errno == ENOENT ? CF_ENOTFOUND : CF_EIO;
-		set_err(errmsg, "cannot open credentials file '%s': %s", path, strerror(errno));
+	rv = secfile_read(path, "credentials file", 1, AUTH_FILE_MAX, &buf, errmsg);
+	if (rv != 0)
 		return rv;
-	}
-	if (fstat(fd, &st) != 0) {
-		set_err(errmsg, "cannot stat credentials file '%s': %s", path, strerror(errno));
-		goto out;
-	}
-	rv = CF_EINVAL;
-	if (!S_ISREG(st.st_mode)) {
-		set_err(errmsg, "credentials file '%s' is not a regular file", path);
-		goto out;
-	}
-	if (st.st_mode & (S_IRGRP | S_IROTH)) {
-		set_err(errmsg,
-			"credentials file '%s' is readable by group or others (mode %04lo); chmod 600 it",
-			path, (unsigned long)(st.st_mode & 07777));
-		goto out;
-	}
-	if (st.st_mode & (S_IWGRP | S_IWOTH | S_IXGRP | S_IXOTH)) {
-		set_err(errmsg,
-			"credentials file '%s' is accessible by group or others (mode %04lo); chmod 600 it",
-			path, (unsigned long)(st.st_mode & 07777));
-		goto out;
-	}
-	if (st.st_size <= 0 || st.st_size > AUTH_FILE_MAX) {
-		set_err(errmsg, "credentials file '%s' has a bad size (%ld bytes)", path,
-			(long)st.st_size);
-		goto out;
-	}
-	rv = CF_ENOMEM;
-	if ((buf = secmem_alloc(AUTH_FILE_MAX + 1)) == NULL) {
-		set_err(errmsg, "credentials file '%s': out of secure memory", path);
-		goto out;
-	}
-	for (;;) {
-		ssize_t r = read(fd, buf + got, AUTH_FILE_MAX - got);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			rv = CF_EIO;
-			set_err(errmsg, "cannot read credentials file '%s': %s", path,
-				strerror(errno));
-			goto out;
-		}
-		if (r == 0 || (got += (size_t)r) == AUTH_FILE_MAX)
-			break;
-	}
-	buf[got] = '\0';
-	rv = parse_creds(a, buf, path, errmsg);
-out:
-	secmem_free(buf);
-	close(fd);
+	rv = parse_creds(a, (char *)buf.data, path, errmsg); /* secfile NUL-terminates */
+	secbuf_free(&buf);
 	return rv;
-}
-
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
 }
 
 /* Generate root credentials into a and write them to path with O_EXCL.
@@ -242,7 +170,6 @@ static int create_creds(struct auth *a, const char *path, char *errmsg)
 		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 	char *line = NULL;
 	size_t len;
-	int fd = -1;
 	int rv;
 
 	memcpy(a->akid, "CF", 2);
@@ -254,29 +181,14 @@ static int create_creds(struct auth *a, const char *path, char *errmsg)
 	a->akid[2 + ROOT_AKID_RANDOM] = '\0';
 	a->s->secret[ROOT_SECRET_LEN] = '\0';
 	rv = CF_ENOMEM;
-	if ((line = secmem_alloc(AUTH_AKID_MAX + AUTH_SECRET_MAX + 3)) == NULL)
+	if ((line = secmem_alloc(AUTH_AKID_MAX + AUTH_SECRET_MAX + 3)) == NULL) {
+		set_err(errmsg, "credentials file '%s': out of secure memory", path);
 		goto out;
+	}
 	len = (size_t)snprintf(line, AUTH_AKID_MAX + AUTH_SECRET_MAX + 3, "%s %s\n", a->akid,
 			       a->s->secret);
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		rv = errno == EEXIST ? CF_EEXIST : CF_EIO;
-		set_err(errmsg, "cannot create credentials file '%s': %s", path, strerror(errno));
-		goto out;
-	}
-	rv = CF_EIO;
-	if (write_all(fd, line, len) != 0 || fsync(fd) != 0) {
-		set_err(errmsg, "cannot write credentials file '%s': %s", path, strerror(errno));
-		unlink(path);
-		goto out;
-	}
-	rv = 0;
+	rv = secfile_create(path, "credentials file", line, len, errmsg);
 out:
-	if (fd >= 0 && close(fd) != 0 && rv == 0) {
-		set_err(errmsg, "cannot write credentials file '%s': %s", path, strerror(errno));
-		unlink(path);
-		rv = CF_EIO;
-	}
 	secmem_free(line);
 	return rv;
 }

@@ -25,19 +25,17 @@
  */
 #include "kms/kms.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <openssl/crypto.h>
 
 #include "crypto/crypto.h"
 #include "util/errors.h"
+#include "util/secfile.h"
+#include "util/secmem.h"
 
 #define KMS_WRAPPED_LEN (CRYPTO_NONCE_LEN + CRYPTO_KEY_LEN + CRYPTO_TAG_LEN)
 #define KMS_ENVELOPE_OVERHEAD (CRYPTO_NONCE_LEN + CRYPTO_TAG_LEN)
@@ -169,108 +167,31 @@ int keyring_open_mem(const uint8_t root[32], struct keyring **out)
 	return keyring_new(root, out);
 }
 
-static int write_all(int fd, const uint8_t *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /* Create path exclusively with a fresh root key. 0, CF_EEXIST (lost a race
  * or file appeared), or another CF_E* with errmsg set. */
 static int create_root_file(const char *path, uint8_t *root, char *errmsg)
 {
-	int fd;
 	int rv;
 
 	if ((rv = crypto_random(root, CRYPTO_KEY_LEN)) != 0) {
 		set_err(errmsg, "root key file '%s': random generator failed", path);
 		return rv;
 	}
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		if (errno == EEXIST)
-			return CF_EEXIST;
-		set_err(errmsg, "cannot create root key file '%s': %s", path, strerror(errno));
-		return CF_EIO;
-	}
-	if (write_all(fd, root, CRYPTO_KEY_LEN) != 0 || fsync(fd) != 0) {
-		set_err(errmsg, "cannot write root key file '%s': %s", path, strerror(errno));
-		close(fd);
-		unlink(path);
-		return CF_EIO;
-	}
-	if (close(fd) != 0) {
-		set_err(errmsg, "cannot write root key file '%s': %s", path, strerror(errno));
-		unlink(path);
-		return CF_EIO;
-	}
-	return 0;
+	return secfile_create(path, "root key file", root, CRYPTO_KEY_LEN, errmsg);
 }
 
 /* Read exactly CRYPTO_KEY_LEN bytes from an owner-only regular file. */
 static int read_root_file(const char *path, uint8_t *root, char *errmsg)
 {
-	struct stat st;
-	size_t got = 0;
-	int fd;
-	int rv = CF_EIO;
+	struct secbuf b = {NULL, 0};
+	int rv;
 
-	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0) {
-		rv = errno == ENOENT ? CF_ENOTFOUND : CF_EIO;
-		set_err(errmsg, "cannot open root key file '%s': %s", path, strerror(errno));
+	rv = secfile_read(path, "root key file", CRYPTO_KEY_LEN, CRYPTO_KEY_LEN, &b, errmsg);
+	if (rv != 0)
 		return rv;
-	}
-	if (fstat(fd, &st) != 0) {
-		set_err(errmsg, "cannot stat root key file '%s': %s", path, strerror(errno));
-		goto out;
-	}
-	rv = CF_EINVAL;
-	if (!S_ISREG(st.st_mode)) {
-		set_err(errmsg, "root key file '%s' is not a regular file", path);
-		goto out;
-	}
-	if (st.st_mode & (S_IRGRP | S_IROTH)) {
-		set_err(errmsg, "root key file '%s' is readable by group or others (mode %04lo); chmod 600 it",
-			path, (unsigned long)(st.st_mode & 07777));
-		goto out;
-	}
-	if (st.st_mode & (S_IWGRP | S_IWOTH | S_IXGRP | S_IXOTH)) {
-		set_err(errmsg, "root key file '%s' is accessible by group or others (mode %04lo); chmod 600 it",
-			path, (unsigned long)(st.st_mode & 07777));
-		goto out;
-	}
-	if (st.st_size != CRYPTO_KEY_LEN) {
-		set_err(errmsg, "root key file '%s' must hold exactly 32 bytes, not %ld", path,
-			(long)st.st_size);
-		goto out;
-	}
-	while (got < CRYPTO_KEY_LEN) {
-		ssize_t r = read(fd, root + got, CRYPTO_KEY_LEN - got);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0) {
-			rv = CF_EIO;
-			set_err(errmsg, "cannot read root key file '%s': short read at %ld", path,
-				(long)got);
-			goto out;
-		}
-		got += (size_t)r;
-	}
-	rv = 0;
-out:
-	close(fd);
-	return rv;
+	memcpy(root, b.data, CRYPTO_KEY_LEN);
+	secbuf_free(&b);
+	return 0;
 }
 
 int keyring_open_file(const char *path, int create, struct keyring **out, char *errmsg)

@@ -216,6 +216,8 @@ json_t *cli_to_json(const ProtobufCMessage *m)
 		char name[96];
 		json_t *j = NULL;
 
+		if (strlen(f->name) > 8 && strcmp(f->name + strlen(f->name) - 8, "_present") == 0)
+			continue; /* presence marker (aws/json.h), never a member */
 		pascal(f->name, name, sizeof(name));
 		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
 			size_t n = *(const size_t *)(base + f->quantifier_offset), k;

@@ -5,13 +5,15 @@
  * message is freed), handed to the operation's handler, and freed. An
  * undecodable or oversized request becomes SerializationException. Writes
  * yield a packed FSM command; api_finish() turns the FSM's result back into
- * the operation's response. api_housekeeping() proposes the default KMS key
- * and purges of secrets whose recovery window has ended.
+ * the operation's response. api_housekeeping() proposes the default KMS key,
+ * purges of secrets whose recovery window has ended and the LastAccessedDate
+ * updates recorded by reads (touch.c).
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "api/api_int.h"
+#include "store/touch.h"
 #include "util/errors.h"
 
 static const struct api_impl impl_create = {
@@ -238,13 +240,18 @@ static int housekeeping_key(struct api_ctx *ctx, uint8_t **cmd, size_t *cmd_len)
 	return rv;
 }
 
+/* One command per call, by priority: the default key first; then purges
+ * and LastAccessedDate touches (touch.c) take turns when both are due, so
+ * neither starves the other. */
 int api_housekeeping(struct api_ctx *ctx, uint8_t **cmd, size_t *cmd_len)
 {
 	const struct store *st = fsm_store(ctx->fsm);
+	struct store_touches *ts = fsm_touches(ctx->fsm);
 	Coffer__Fsm__Command c = COFFER__FSM__COMMAND__INIT;
 	Coffer__Fsm__Purge p = COFFER__FSM__PURGE__INIT;
 	char *arns[PURGE_BATCH];
 	const struct store_secret *s;
+	int rv;
 
 	*cmd = NULL;
 	*cmd_len = 0;
@@ -254,8 +261,15 @@ int api_housekeeping(struct api_ctx *ctx, uint8_t **cmd, size_t *cmd_len)
 	for (s = st->head; s && p.n_arns < PURGE_BATCH; s = s->next)
 		if (s->deleted_ms && s->deletion_date_ms <= ctx->now_ms)
 			arns[p.n_arns++] = s->arn;
+	if (p.n_arns == 0 || ts->prefer) {
+		if ((rv = api__touch_cmd(ctx, cmd, cmd_len)) != 0 || *cmd != NULL) {
+			ts->prefer = 0;
+			return rv;
+		}
+	}
 	if (p.n_arns == 0)
 		return 0;
+	ts->prefer = 1; /* touches go first next time */
 	p.arns = arns;
 	c.op_case = COFFER__FSM__COMMAND__OP_PURGE;
 	c.purge = &p;

@@ -3,7 +3,9 @@
  * JSON endpoint. A request is a packed protobuf message of the operation's
  * request type; the reply is a packed response message or an AWS error.
  *
- *   READ  ops: api_read() on the leader after a barrier (or locally).
+ *   READ  ops: api_read() on the leader after a barrier (or locally). A
+ *              value read records LastAccessedDate in the FSM's
+ *              leader-local touch set (no raft round trip; see touch.c).
  *   WRITE ops: api_prepare() on the leader validates, resolves everything
  *              non-deterministic (version id, ARN suffix, timestamps, data
  *              key, ciphertext) and yields one FSM command; the server
@@ -80,7 +82,10 @@ int api_finish(const struct api_op *op, struct api_ctx *ctx, const void *result,
 /* Leader housekeeping, called after every leadership gain (post-barrier) and
  * about once a second on the leader: returns in *cmd a command to propose
  * (create the default KMS key if absent; purge secrets whose recovery window
- * has ended), or NULL when there is nothing to do. */
+ * has ended; record LastAccessedDate of values read, from the FSM's
+ * leader-local touch set), or NULL when there is nothing to do. One command
+ * per call: the caller proposes it and calls again only after it was
+ * applied (or failed), so what is still due comes on the next call. */
 int api_housekeeping(struct api_ctx *ctx, uint8_t **cmd, size_t *cmd_len);
 
 #endif

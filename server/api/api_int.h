@@ -167,6 +167,24 @@ int api__check_replica_regions(struct api_ctx *ctx, struct api_reply *out,
 /* A write that never reaches the FSM has no result to finish. */
 int api__no_finish(struct api_ctx *, const struct fsm_result *, struct api_reply *);
 
+/* LastAccessedDate: record a value read of version v of s in the FSM's
+ * leader-local touch set, for the secret and for v, each only when its
+ * stored day is older than today (ctx->now_ms, UTC). Today already stored:
+ * no lookup; already pending: a hash lookup, no allocation. Best effort: a
+ * full set or ENOMEM loses this access date and nothing else. */
+void api__note_access(struct api_ctx *ctx, const struct store_secret *s,
+		      const struct store_version *v);
+/* The LastAccessedDate to show for s (v NULL) or its version v: the stored
+ * day, or a later one still pending in the touch set, so that the leader
+ * answers its own reads consistently before the Touch is applied. 0 =
+ * never read. */
+int64_t api__accessed_ms(struct api_ctx *ctx, const struct store_secret *s,
+			 const struct store_version *v);
+/* Housekeeping's Touch command from the pending set: entries satisfied by
+ * the store (or whose secret is gone) are dropped, at most FSM_MAX_TOUCH
+ * of the rest are packed into *cmd (NULL when none). 0 or CF_ENOMEM. */
+int api__touch_cmd(struct api_ctx *ctx, uint8_t **cmd, size_t *cmd_len);
+
 /* Decrypt version v of s into pt (secure heap; secbuf_free). 0, CF_ENOMEM,
  * or 1 with a DecryptionFailure in out. */
 int api__open_value(struct api_ctx *ctx, struct api_reply *out, const struct store_secret *s,

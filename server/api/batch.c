@@ -67,6 +67,7 @@ static int add_secret(struct batch *b, const char *id, const struct store_secret
 		       add_error(b, id, &err.status);
 	if ((rv = api__open_value(b->ctx, &err, s, v, pt)) != 0)
 		return rv < 0 ? rv : add_error(b, id, &err.status);
+	api__note_access(b->ctx, s, v);
 	e = api__alloc(&b->sc, sizeof(*e));
 	labels = api__alloc(&b->sc, STORE_MAX_LABELS * sizeof(*labels));
 	if (e == NULL || labels == NULL)

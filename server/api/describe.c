@@ -6,7 +6,9 @@
  * eligible secrets (O(n log n)) and pages with an opaque token that encodes
  * (sort key, ARN) of the last entry, so pages stay stable under writes.
  * Filters (every key AWS has) are in filters.c. Non-replicated secrets have
- * no PrimaryRegion, so it is left out.
+ * no PrimaryRegion, so it is left out. LastAccessedDate appears once a value
+ * was read (day resolution, see touch.c); Tags comes back as [] once the
+ * secret was ever tagged (tags_present, the JSON codec's presence marker).
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -18,8 +20,9 @@
 
 struct desc {
 	char *arn, *name, *description, *kms_key_id, *type;
-	double created, changed, deleted;
-	int has_deleted;
+	double created, changed, deleted, accessed;
+	int has_deleted, has_accessed;
+	int tags_present; /* ever tagged: Tags is [] rather than left out */
 	Coffer__Tag **tags;
 	size_t n_tags;
 	Coffer__VersionIdsToStagesEntry **vts;
@@ -30,6 +33,7 @@ static int describe_fields(struct api_ctx *ctx, struct scratch *sc, const struct
 			   struct desc *d)
 {
 	size_t n = 0;
+	int64_t ms;
 
 	memset(d, 0, sizeof(*d));
 	d->arn = s->arn;
@@ -44,6 +48,11 @@ static int describe_fields(struct api_ctx *ctx, struct scratch *sc, const struct
 		d->has_deleted = 1;
 		d->deleted = api__date(s->deletion_date_ms);
 	}
+	if ((ms = api__accessed_ms(ctx, s, NULL)) != 0) {
+		d->has_accessed = 1;
+		d->accessed = api__date(ms);
+	}
+	d->tags_present = s->tagged != 0;
 	if (s->n_tags) {
 		Coffer__Tag *t = api__alloc(sc, s->n_tags * sizeof(*t));
 
@@ -111,6 +120,9 @@ int api__describe_secret(struct api_ctx *ctx, const ProtobufCMessage *m, struct 
 		resp.last_changed_date = d.changed;
 		resp.has_deleted_date = d.has_deleted;
 		resp.deleted_date = d.deleted;
+		resp.has_last_accessed_date = d.has_accessed;
+		resp.last_accessed_date = d.accessed;
+		resp.has_tags_present = resp.tags_present = d.tags_present;
 		resp.n_tags = d.n_tags;
 		resp.tags = d.tags;
 		resp.n_version_ids_to_stages = d.n_vts;
@@ -136,17 +148,19 @@ struct lkey {
 struct order {
 	enum sort_by by;
 	int desc;
+	struct api_ctx *ctx; /* last-accessed-date: pending touches count */
 };
 
-static struct lkey key_of(const struct store_secret *s, enum sort_by by)
+static struct lkey key_of(const struct store_secret *s, const struct order *o)
 {
 	struct lkey k = {0, s->name, s->arn};
 
-	if (by == BY_CREATED)
+	if (o->by == BY_CREATED)
 		k.k = s->created_ms;
-	else if (by == BY_CHANGED)
+	else if (o->by == BY_CHANGED)
 		k.k = s->last_changed_ms;
-	/* last-accessed-date is not tracked yet: every key is 0, order by ARN */
+	else if (o->by == BY_ACCESSED) /* 0 = never read: first when ascending */
+		k.k = api__accessed_ms(o->ctx, s, NULL);
 	return k;
 }
 
@@ -166,8 +180,8 @@ static int cmp_key(const struct lkey *a, const struct lkey *b, const struct orde
 static int cmp_secret(const void *a, const void *b, void *arg)
 {
 	const struct order *o = arg;
-	struct lkey ka = key_of(*(const struct store_secret *const *)a, o->by);
-	struct lkey kb = key_of(*(const struct store_secret *const *)b, o->by);
+	struct lkey ka = key_of(*(const struct store_secret *const *)a, o);
+	struct lkey kb = key_of(*(const struct store_secret *const *)b, o);
 
 	return cmp_key(&ka, &kb, o);
 }
@@ -230,7 +244,7 @@ static int parse_token(const char *tok, const struct order *o, struct lkey *k, c
 
 static int make_token(const struct store_secret *s, const struct order *o, char **tok)
 {
-	struct lkey k = key_of(s, o->by);
+	struct lkey k = key_of(s, o);
 	char *plain;
 	int rv;
 
@@ -260,7 +274,7 @@ int api__page_select(struct api_ctx *ctx, struct api_reply *out, Coffer__Filter 
 {
 	const struct store *st = fsm_store(ctx->fsm);
 	const struct store_secret *s;
-	struct order o = {(enum sort_by)by, desc};
+	struct order o = {(enum sort_by)by, desc, ctx};
 	struct lkey after = {0, "", ""};
 	char tokbuf[2100];
 	size_t n = 0, start = 0;
@@ -282,7 +296,7 @@ int api__page_select(struct api_ctx *ctx, struct api_reply *out, Coffer__Filter 
 
 		while (lo < hi) {
 			size_t mid = lo + (hi - lo) / 2;
-			struct lkey km = key_of(pg->all[mid], o.by);
+			struct lkey km = key_of(pg->all[mid], &o);
 
 			if (cmp_key(&km, &after, &o) <= 0)
 				lo = mid + 1;
@@ -343,6 +357,9 @@ int api__list_secrets(struct api_ctx *ctx, const ProtobufCMessage *m, struct api
 		e->last_changed_date = d.changed;
 		e->has_deleted_date = d.has_deleted;
 		e->deleted_date = d.deleted;
+		e->has_last_accessed_date = d.has_accessed;
+		e->last_accessed_date = d.accessed;
+		e->has_tags_present = e->tags_present = d.tags_present;
 		e->n_tags = d.n_tags;
 		e->tags = d.tags;
 		e->n_secret_versions_to_stages = d.n_vts;

@@ -101,6 +101,7 @@ int api__get_secret_value(struct api_ctx *ctx, const ProtobufCMessage *m, struct
 		return 0;
 	if ((rv = api__open_value(ctx, out, s, v, &pt)) != 0)
 		return rv < 0 ? rv : 0;
+	api__note_access(ctx, s, v);
 	resp.arn = s->arn;
 	resp.name = s->name;
 	resp.version_id = v->id;
@@ -279,6 +280,7 @@ int api__list_secret_version_ids(struct api_ctx *ctx, const ProtobufCMessage *m,
 		const struct store_version *v = s->versions[i];
 		Coffer__SecretVersionsListEntry *e;
 		const char **labels;
+		int64_t ms;
 
 		if (v->seq <= after || (!deprecated && v->n_labels == 0))
 			continue;
@@ -302,6 +304,10 @@ int api__list_secret_version_ids(struct api_ctx *ctx, const ProtobufCMessage *m,
 		e->version_stages = (char **)labels;
 		e->has_created_date = 1;
 		e->created_date = api__date(v->created_ms);
+		if ((ms = api__accessed_ms(ctx, s, v)) != 0) {
+			e->has_last_accessed_date = 1;
+			e->last_accessed_date = api__date(ms);
+		}
 		if (v->has_value && api__is_default_key(ctx, v->value.kms_key_id)) {
 			e->n_kms_key_ids = 1;
 			e->kms_key_ids = default_key_ids;

@@ -559,6 +559,35 @@ static void enc_value(struct jw *w, const ProtobufCFieldDescriptor *f, const voi
 	}
 }
 
+/* Presence markers: a field named "<x>_present" is never a JSON member
+ * (either direction); a bool "<x>_present" set true makes the repeated
+ * field x appear even when empty (Tags: [] once a secret was tagged). */
+#define PRESENT_SUFFIX "_present"
+
+static int is_marker(const ProtobufCFieldDescriptor *f)
+{
+	size_t n = strlen(f->name), k = sizeof(PRESENT_SUFFIX) - 1;
+
+	return n > k && strcmp(f->name + n - k, PRESENT_SUFFIX) == 0;
+}
+
+static int marked_present(const ProtobufCMessage *m, const ProtobufCFieldDescriptor *f)
+{
+	char name[NAME_MAX_LEN];
+	const ProtobufCFieldDescriptor *p;
+	int n = snprintf(name, sizeof(name), "%s" PRESENT_SUFFIX, f->name);
+
+	if (n < 0 || (size_t)n >= sizeof(name))
+		return 0;
+	p = protobuf_c_message_descriptor_get_field_by_name(m->descriptor, name);
+	if (p == NULL || p->type != PROTOBUF_C_TYPE_BOOL || p->label == PROTOBUF_C_LABEL_REPEATED)
+		return 0;
+	if (p->label == PROTOBUF_C_LABEL_OPTIONAL &&
+	    !*MEMBER(const protobuf_c_boolean, m, p->quantifier_offset))
+		return 0;
+	return *MEMBER(const protobuf_c_boolean, m, p->offset) != 0;
+}
+
 static int present(const ProtobufCFieldDescriptor *f, const ProtobufCMessage *m)
 {
 	const void *slot = MEMBER(const char, m, f->offset);
@@ -601,8 +630,11 @@ static void enc_message(struct jw *w, const ProtobufCMessage *m, int depth)
 	jw_put(w, "{", 1);
 	for (i = 0; i < desc->n_fields && w->rv == 0; i++) {
 		const ProtobufCFieldDescriptor *f = &desc->fields[i];
-		int always = f->label == PROTOBUF_C_LABEL_REPEATED && always_list(desc, f);
+		int always = f->label == PROTOBUF_C_LABEL_REPEATED &&
+			     (always_list(desc, f) || marked_present(m, f));
 
+		if (is_marker(f))
+			continue;
 		if (!always && !present(f, m))
 			continue;
 		if (awsjson_member_name(f->name, name, sizeof(name)) != 0) {
@@ -996,6 +1028,8 @@ static int dec_message(struct dec *d, json_t *obj, ProtobufCMessage *m)
 		size_t old;
 		int rv;
 
+		if (is_marker(f))
+			continue; /* never a member */
 		if (awsjson_member_name(f->name, name, sizeof(name)) != 0)
 			return cf_status_set(d->st, SER_EXC, "member name too long");
 		v = json_object_get(obj, name);

@@ -15,7 +15,12 @@
  * base64, a number out of range or invalid UTF-8 is a SerializationException.
  * Responses: absent optional members and empty repeated members are left
  * out, except the lists AWS always returns (SecretList, SecretValues,
- * Errors, Versions), which appear as []. Plaintext values pass through:
+ * Errors, Versions), which appear as []. Presence markers: a field whose
+ * name ends in "_present" is never a JSON member (not emitted, ignored in
+ * requests); when a message has a bool field "<x>_present" set true, its
+ * repeated field "<x>" is emitted even when empty (tags_present: Tags is
+ * [] once a secret was tagged and all tags removed, and left out if it was
+ * never tagged). Plaintext values pass through:
  * every buffer here is in the secure heap and wiped. Pure. Thread-safe.
  */
 #ifndef COFFER_AWS_JSON_H

@@ -523,6 +523,49 @@ int fsm__purge(struct fsm *f, int64_t now, const Coffer__Fsm__Purge *c, struct f
 	return 0;
 }
 
+/*
+ * LastAccessedDate. Every entry is checked before anything changes (a bad
+ * one makes the command malformed); then each date moves forward only: an
+ * entry whose ARN is gone (purged, or recreated under a new ARN) is
+ * skipped, a version that was pruned is skipped, and a day that is not
+ * later than the stored one changes nothing, so replays are harmless. Not
+ * a change of the secret: LastChangedDate stays, and the change hook is not
+ * called (the date is kept per region and is not replicated).
+ */
+int fsm__touch(struct fsm *f, int64_t now, const Coffer__Fsm__Touch *c, struct fsm_result *r)
+{
+	(void)now;
+	if (c == NULL || c->n_entries > FSM_MAX_TOUCH)
+		return malformed(r);
+	for (size_t i = 0; i < c->n_entries; i++) {
+		const Coffer__Fsm__TouchEntry *e = c->entries[i];
+
+		if (e == NULL || !str_ok(e->arn, 2048) || !e->has_day_ms || e->day_ms <= 0 ||
+		    e->day_ms != store_day_ms(e->day_ms) ||
+		    (e->version_id && strnlen(e->version_id, 65) > 64))
+			return malformed(r);
+	}
+	for (size_t i = 0; i < c->n_entries; i++) {
+		const Coffer__Fsm__TouchEntry *e = c->entries[i];
+		struct store_secret *s = store_find_arn(&f->st, e->arn);
+		struct store_version *v;
+
+		if (s == NULL)
+			continue;
+		if (s->last_accessed_ms < e->day_ms) {
+			s->last_accessed_ms = e->day_ms;
+			r->n_changed++;
+		}
+		if (e->version_id && e->version_id[0] &&
+		    (v = store_version_find(s, e->version_id)) != NULL &&
+		    v->last_accessed_ms < e->day_ms) {
+			v->last_accessed_ms = e->day_ms;
+			r->n_changed++;
+		}
+	}
+	return 0;
+}
+
 /* ---------------------------------------------------------------- shared with tags.c */
 
 int fsm__malformed(struct fsm_result *r)

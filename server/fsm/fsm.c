@@ -33,6 +33,7 @@ void fsm_free(struct fsm *f)
 	if (f == NULL)
 		return;
 	store_release(&f->st);
+	store_touches_release(&f->touches);
 	free(f->region);
 	free(f);
 }
@@ -50,6 +51,11 @@ const struct store *fsm_store(const struct fsm *f)
 const char *fsm_region(const struct fsm *f)
 {
 	return f->region;
+}
+
+struct store_touches *fsm_touches(struct fsm *f)
+{
+	return &f->touches;
 }
 
 void fsm_set_change_hook(struct fsm *f, fsm_change_cb cb, void *data)
@@ -113,6 +119,9 @@ static int dispatch(struct fsm *f, const Coffer__Fsm__Command *c, struct fsm_res
 	case COFFER__FSM__COMMAND__OP_UNTAG_RESOURCE:
 		r->op = FSM_OP_UNTAG_RESOURCE;
 		return fsm__untag_resource(f, now, c->untag_resource, r);
+	case COFFER__FSM__COMMAND__OP_TOUCH:
+		r->op = FSM_OP_TOUCH;
+		return fsm__touch(f, now, c->touch, r);
 	default:
 		cf_status_set(&r->status, "InternalServiceError", "unknown fsm command");
 		return 0;

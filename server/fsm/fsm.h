@@ -5,6 +5,9 @@
  * is identical on every replica. apply() reads no clock, no RNG, does no
  * I/O: everything non-deterministic is inside the command. Business
  * outcomes (ResourceNotFound, ...) are results, never apply() errors.
+ * The fsm object also carries the leader's pending LastAccessedDate set
+ * (fsm_touches in result.h), which is not state: apply(), snapshots and
+ * restore never touch it.
  * Pure: no libuv, no raft. Loop thread only.
  */
 #ifndef COFFER_FSM_FSM_H
@@ -14,6 +17,9 @@
 #include <stdint.h>
 
 struct fsm; /* opaque; the store inside is reached through api/ */
+
+/* At most this many entries in one Touch (LastAccessedDate) command. */
+#define FSM_MAX_TOUCH 1000
 
 /* Create an empty state machine for region (copied). NULL on ENOMEM. */
 struct fsm *fsm_new(const char *region);

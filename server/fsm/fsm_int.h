@@ -9,6 +9,7 @@
 #include "fsm/fsm.h"
 #include "fsm/result.h"
 #include "store/store.h"
+#include "store/touch.h"
 
 #define FSM_MAX_COMMAND (1u << 20)
 #define FSM_MAX_SNAPSHOT (1ull << 34)
@@ -28,6 +29,10 @@ struct fsm {
 	uint64_t revision;
 	fsm_change_cb hook;
 	void *hook_data;
+	/* Leader-local pending LastAccessedDate updates (store/touch.h): owned
+	 * here so that it lives as long as the store it refers to, but it is
+	 * not state: apply(), snapshot and restore never read or write it. */
+	struct store_touches touches;
 };
 
 /* Call the change hook (if any) for s at the current revision. */
@@ -53,6 +58,7 @@ int fsm__tag_resource(struct fsm *f, int64_t now, const Coffer__Fsm__TagResource
 int fsm__untag_resource(struct fsm *f, int64_t now, const Coffer__Fsm__UntagResource *c,
 			struct fsm_result *r);
 int fsm__purge(struct fsm *f, int64_t now, const Coffer__Fsm__Purge *c, struct fsm_result *r);
+int fsm__touch(struct fsm *f, int64_t now, const Coffer__Fsm__Touch *c, struct fsm_result *r);
 
 /* Helpers from apply.c: a malformed-command status; the live secret at arn
  * (or a NotFound / marked-for-deletion status and NULL); arn and name into

@@ -27,6 +27,7 @@ enum fsm_op {
 	FSM_OP_PURGE,
 	FSM_OP_TAG_RESOURCE,
 	FSM_OP_UNTAG_RESOURCE,
+	FSM_OP_TOUCH,
 };
 
 struct fsm_result {
@@ -39,7 +40,7 @@ struct fsm_result {
 	char *stages[STORE_MAX_LABELS]; /* labels on version_id, sorted */
 	size_t n_stages;
 	int64_t date_ms;            /* DeleteSecret: DeletionDate */
-	size_t n_changed;           /* Purge: secrets removed */
+	size_t n_changed;           /* Purge: secrets removed; Touch: dates moved */
 };
 
 /* The store inside f (borrowed; valid until the next apply/restore). Reads
@@ -47,5 +48,12 @@ struct fsm_result {
 const struct store *fsm_store(const struct fsm *f);
 /* The region the FSM was created for (borrowed). */
 const char *fsm_region(const struct fsm *f);
+
+/* The leader-local set of pending LastAccessedDate updates that lives with
+ * f (store/touch.h): api/ records value reads in it and housekeeping drains
+ * it into Touch commands. Not state: never replicated, snapshotted or seen
+ * by apply(). */
+struct store_touches;
+struct store_touches *fsm_touches(struct fsm *f);
 
 #endif

@@ -6,7 +6,9 @@
  * builds a complete new store and checks its invariants (unique names,
  * ARNs and version ids, labels on existing versions, limits, MAC sizes)
  * before swapping it in; a malformed snapshot leaves the old state intact.
- * Only ciphertext, wrapped keys and identifiers are serialised.
+ * Only ciphertext, wrapped keys and identifiers are serialised (plus the
+ * LastAccessedDate days, which are state); the leader-local touch set of
+ * pending dates is not.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -73,6 +75,10 @@ static int secret_to_pb(struct enc *e, struct store_secret *s, Coffer__Fsm__Snap
 	pb->tagged = s->tagged != 0;
 	pb->next_version_seq = s->next_version_seq;
 	pb->seq = s->seq;
+	if (s->last_accessed_ms) {
+		pb->has_last_accessed_ms = 1;
+		pb->last_accessed_ms = s->last_accessed_ms;
+	}
 
 	v = enc_alloc(e, s->n_versions * sizeof(*v));
 	pv = enc_alloc(e, s->n_versions * sizeof(*pv));
@@ -91,6 +97,10 @@ static int secret_to_pb(struct enc *e, struct store_secret *s, Coffer__Fsm__Snap
 		v[i].has_seq = v[i].has_created_ms = 1;
 		v[i].seq = sv0->seq;
 		v[i].created_ms = sv0->created_ms;
+		if (sv0->last_accessed_ms) {
+			v[i].has_last_accessed_ms = 1;
+			v[i].last_accessed_ms = sv0->last_accessed_ms;
+		}
 		if (sv0->has_value) {
 			sealed_to_pb(&sv0->value, &sv[i]);
 			v[i].value = &sv[i];
@@ -224,6 +234,8 @@ static int version_from_pb(struct store_secret *s, const Coffer__Fsm__SnapVersio
 		return rv == CF_EEXIST ? CF_EPROTO : rv;
 	}
 	v->seq = pv->seq;
+	if (pv->has_last_accessed_ms && pv->last_accessed_ms > 0)
+		v->last_accessed_ms = pv->last_accessed_ms;
 	if (v->seq >= s->next_version_seq)
 		s->next_version_seq = v->seq + 1;
 	return 0;
@@ -244,6 +256,8 @@ static int secret_from_pb(struct store *st, const Coffer__Fsm__SnapSecret *p)
 	s->last_changed_ms = p->last_changed_ms;
 	s->deleted_ms = p->deleted_ms;
 	s->deletion_date_ms = p->deletion_date_ms;
+	if (p->has_last_accessed_ms && p->last_accessed_ms > 0)
+		s->last_accessed_ms = p->last_accessed_ms;
 	if ((rv = store_set_str(&s->description, empty_null(p->description))) ||
 	    (rv = store_set_str(&s->kms_key_id, empty_null(p->kms_key_id))) ||
 	    (rv = store_set_str(&s->type, empty_null(p->type))) ||

@@ -121,6 +121,13 @@ static void htab_del(struct store_htab *t, const char *key)
 
 /* ---------------------------------------------------------------- store */
 
+int64_t store_day_ms(int64_t ms)
+{
+	int64_t r = ms % STORE_DAY_MS;
+
+	return ms - (r < 0 ? r + STORE_DAY_MS : r);
+}
+
 int store_init(struct store *st)
 {
 	memset(st, 0, sizeof(*st));

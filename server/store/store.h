@@ -22,6 +22,10 @@
 #define STORE_MAX_LABELS 20
 #define STORE_PRUNE_AGE_MS (24LL * 3600 * 1000)
 #define STORE_MAC_LEN 32
+#define STORE_DAY_MS (24LL * 3600 * 1000)
+
+/* 00:00 UTC of the day holding ms (epoch milliseconds; floor for < 0). */
+int64_t store_day_ms(int64_t ms);
 
 /* A sealed value: all owned by the version. */
 struct store_sealed {
@@ -38,6 +42,7 @@ struct store_version {
 	char *id;
 	uint64_t seq;        /* per-secret creation counter (paging) */
 	int64_t created_ms;
+	int64_t last_accessed_ms; /* 00:00 UTC of the last value read; 0 = never */
 	int has_value;       /* 0: a placeholder without a value */
 	struct store_sealed value;
 	unsigned n_labels;   /* labels currently on this version */
@@ -62,6 +67,7 @@ struct store_secret {
 	char *create_token;  /* ClientRequestToken of CreateSecret, NULL if none */
 	int64_t created_ms;
 	int64_t last_changed_ms;
+	int64_t last_accessed_ms;  /* 00:00 UTC of the last value read; 0 = never */
 	int64_t deleted_ms;        /* 0 = not scheduled for deletion */
 	int64_t deletion_date_ms;  /* scheduled purge time when deleted_ms != 0 */
 	struct store_tag *tags;

@@ -16,9 +16,11 @@
 
 #include "api/api.h"
 #include "coffer.pb-c.h"
+#include "fsm.pb-c.h"
 #include "fsm/fsm.h"
 #include "fsm/result.h"
 #include "kms/kms.h"
+#include "store/touch.h"
 #include "util/secmem.h"
 
 #define CANARY "canary-PLAINTEXT-7f3a9c"
@@ -830,6 +832,11 @@ static void test_tags(void **state)
 	char key[200], *kv[2 * 51];
 	char keybuf[51][8];
 
+	/* never tagged: no Tags, no presence marker */
+	d = describe(e, "t");
+	assert_int_equal(d->n_tags, 0);
+	assert_false(d->has_tags_present && d->tags_present);
+	coffer__describe_secret_response__free_unpacked(d, NULL);
 	e->ctx.now_ms = T0 + 1000;
 	rep = tag(e, "t", kv1, 2);
 	expect_ok_free(&rep, "TagResource");
@@ -853,7 +860,57 @@ static void test_tags(void **state)
 	assert_int_equal(d->n_tags, 2);
 	assert_null(tag_value(d, "env"));
 	assert_true(d->last_changed_date == (T0 + 3000) / 1000.0);
+	assert_true(d->has_tags_present && d->tags_present);
 	coffer__describe_secret_response__free_unpacked(d, NULL);
+	/* all tags removed: Tags is [] (the marker stays set), also in a list */
+	{
+		char *all[] = {"team", "cost"};
+		Coffer__ListSecretsRequest l = COFFER__LIST_SECRETS_REQUEST__INIT;
+		Coffer__ListSecretsResponse *lr;
+		char *other = create(e, "t-never", "v", TOK(40));
+
+		rep = untag(e, "t", all, 2);
+		expect_ok_free(&rep, "UntagResource");
+		d = describe(e, "t");
+		assert_int_equal(d->n_tags, 0);
+		assert_true(d->has_tags_present && d->tags_present);
+		coffer__describe_secret_response__free_unpacked(d, NULL);
+		rep = call(e, "ListSecrets", &l.base);
+		lr = expect_ok(&rep, "ListSecrets");
+		assert_int_equal(lr->n_secret_list, 2);
+		for (size_t i = 0; i < 2; i++) {
+			const Coffer__SecretListEntry *le = lr->secret_list[i];
+			int tagged = strcmp(le->name, "t") == 0;
+
+			assert_int_equal(le->n_tags, 0);
+			assert_int_equal(le->has_tags_present && le->tags_present, tagged);
+		}
+		coffer__list_secrets_response__free_unpacked(lr, NULL);
+		/* the secret is still "ever tagged" after a snapshot round trip */
+		{
+			struct fsm *g = fsm_new("us-east-1");
+			uint8_t *snap;
+			size_t sn;
+
+			assert_int_equal(fsm_snapshot(e->fsm, &snap, &sn), 0);
+			assert_int_equal(fsm_restore(g, snap, sn), 0);
+			assert_true(store_find_name(fsm_store(g), "t")->tagged);
+			assert_false(store_find_name(fsm_store(g), "t-never")->tagged);
+			free(snap);
+			fsm_free(g);
+		}
+		{
+			Coffer__DeleteSecretRequest q = COFFER__DELETE_SECRET_REQUEST__INIT;
+
+			q.secret_id = other;
+			q.has_force_delete_without_recovery = q.force_delete_without_recovery = 1;
+			rep = call(e, "DeleteSecret", &q.base);
+			expect_ok_free(&rep, "DeleteSecret");
+		}
+		free(other);
+		rep = tag(e, "t", kv2, 2); /* back to team=b, cost="" */
+		expect_ok_free(&rep, "TagResource");
+	}
 
 	/* the reference marks the exact behaviour for "aws:" keys uncertain
 	 * (§8 q9); AWS documents the prefix as reserved (not editable or
@@ -951,6 +1008,328 @@ static void test_tags(void **state)
 		coffer__list_secrets_response__free_unpacked(lr, NULL);
 	}
 	free(arn);
+}
+
+/* ---------------------------------------------------------------- LastAccessedDate */
+
+#define DAY0 (T0 - T0 % DAY) /* 00:00 UTC of T0's day */
+
+static struct api_reply batch_ids(struct env *e, char **ids, size_t n);
+
+/* The next housekeeping command, unpacked (NULL if none); *raw gets the
+ * bytes (free()) for fsm_apply. */
+static Coffer__Fsm__Command *hk_next(struct env *e, uint8_t **raw, size_t *n)
+{
+	Coffer__Fsm__Command *c;
+
+	assert_int_equal(api_housekeeping(&e->ctx, raw, n), 0);
+	if (*raw == NULL)
+		return NULL;
+	c = coffer__fsm__command__unpack(NULL, *n, *raw);
+	assert_non_null(c);
+	return c;
+}
+
+static void hk_apply(struct env *e, uint8_t *raw, size_t n, Coffer__Fsm__Command *c)
+{
+	void *res;
+
+	assert_int_equal(fsm_apply(e->fsm, raw, n, &res), 0);
+	assert_true(cf_status_ok(&((struct fsm_result *)res)->status));
+	fsm_result_free(res);
+	free(raw);
+	coffer__fsm__command__free_unpacked(c, NULL);
+}
+
+/* Nothing to propose. */
+static void hk_none(struct env *e)
+{
+	uint8_t *raw;
+	size_t n;
+
+	assert_null(hk_next(e, &raw, &n));
+}
+
+/* The next command is a Touch of n entries; apply it. */
+static void hk_touch(struct env *e, size_t n_entries)
+{
+	uint8_t *raw;
+	size_t n;
+	Coffer__Fsm__Command *c = hk_next(e, &raw, &n);
+
+	assert_non_null(c);
+	assert_int_equal(c->op_case, COFFER__FSM__COMMAND__OP_TOUCH);
+	assert_int_equal(c->touch->n_entries, n_entries);
+	hk_apply(e, raw, n, c);
+}
+
+static double accessed_of(struct env *e, const char *id)
+{
+	Coffer__DescribeSecretResponse *d = describe(e, id);
+	double v = d->has_last_accessed_date ? d->last_accessed_date : -1;
+
+	coffer__describe_secret_response__free_unpacked(d, NULL);
+	return v;
+}
+
+/* LastAccessedDate of version vid in ListSecretVersionIds (-1: none). */
+static double version_accessed(struct env *e, const char *id, const char *vid)
+{
+	Coffer__ListSecretVersionIdsRequest q = COFFER__LIST_SECRET_VERSION_IDS_REQUEST__INIT;
+	Coffer__ListSecretVersionIdsResponse *r;
+	struct api_reply rep;
+	double v = -2;
+
+	q.secret_id = (char *)id;
+	q.has_include_deprecated = q.include_deprecated = 1;
+	rep = call(e, "ListSecretVersionIds", &q.base);
+	r = expect_ok(&rep, "ListSecretVersionIds");
+	for (size_t i = 0; i < r->n_versions; i++)
+		if (strcmp(r->versions[i]->version_id, vid) == 0)
+			v = r->versions[i]->has_last_accessed_date ? r->versions[i]->last_accessed_date
+								   : -1;
+	coffer__list_secret_version_ids_response__free_unpacked(r, NULL);
+	assert_true(v != -2);
+	return v;
+}
+
+static void read_current(struct env *e, const char *id)
+{
+	struct api_reply rep = get(e, id, NULL, NULL);
+
+	expect_ok_free(&rep, "GetSecretValue");
+}
+
+static void test_last_accessed(void **state)
+{
+	struct env *e = *state;
+	struct store_touches *ts = fsm_touches(e->fsm);
+	const char *v1 = TOK(1), *v2 = TOK(2);
+	char *arn;
+	uint8_t *raw;
+	size_t n;
+	Coffer__Fsm__Command *c;
+	struct api_reply rep;
+
+	e->ctx.now_ms = DAY0 + 1000;
+	arn = create(e, "la", "one", v1);
+	rep = put(e, "la", "two", v2, NULL, 0);
+	expect_ok_free(&rep, "PutSecretValue");
+	/* never read: no date anywhere, nothing to do */
+	assert_true(accessed_of(e, "la") == -1);
+	assert_true(version_accessed(e, "la", v2) == -1);
+	rep = simple(e, "DescribeSecret", "la");
+	expect_ok_free(&rep, "DescribeSecret");
+	hk_none(e);
+	assert_int_equal(ts->n, 0);
+
+	/* a read is recorded on the leader (secret and version), not yet in
+	 * the state; the leader already shows it */
+	e->ctx.now_ms = DAY0 + 10 * 3600 * 1000LL + 1234;
+	read_current(e, "la");
+	assert_int_equal(ts->n, 2);
+	assert_int_equal(store_find_name(fsm_store(e->fsm), "la")->last_accessed_ms, 0);
+	assert_true(accessed_of(e, "la") == DAY0 / 1000.0);
+	assert_true(version_accessed(e, "la", v2) == DAY0 / 1000.0);
+	assert_true(version_accessed(e, "la", v1) == -1);
+	/* a second read the same day, before housekeeping: same entries */
+	read_current(e, arn);
+	assert_int_equal(ts->n, 2);
+	/* housekeeping: one Touch (ARN [+ read version], 00:00 UTC of the day) */
+	c = hk_next(e, &raw, &n);
+	assert_non_null(c);
+	assert_int_equal(c->op_case, COFFER__FSM__COMMAND__OP_TOUCH);
+	assert_int_equal(c->touch->n_entries, 2);
+	for (size_t i = 0; i < 2; i++) {
+		const Coffer__Fsm__TouchEntry *te = c->touch->entries[i];
+
+		assert_string_equal(te->arn, arn);
+		assert_true(te->version_id == NULL || strcmp(te->version_id, v2) == 0);
+		assert_int_equal(te->day_ms, DAY0);
+	}
+	assert_true((c->touch->entries[0]->version_id == NULL) !=
+		    (c->touch->entries[1]->version_id == NULL));
+	hk_apply(e, raw, n, c);
+	assert_int_equal(store_find_name(fsm_store(e->fsm), "la")->last_accessed_ms, DAY0);
+	assert_true(accessed_of(e, "la") == DAY0 / 1000.0);
+	assert_true(version_accessed(e, "la", v2) == DAY0 / 1000.0);
+	assert_true(version_accessed(e, "la", v1) == -1);
+	/* applied: the entry is dropped, nothing more to propose */
+	hk_none(e);
+	assert_int_equal(ts->n, 0);
+
+	/* a second read the same day proposes nothing (and records nothing) */
+	e->ctx.now_ms = DAY0 + DAY - 1;
+	read_current(e, "la");
+	assert_int_equal(ts->n, 0);
+	hk_none(e);
+
+	/* reading the other version the same day: only that version is new */
+	rep = get(e, "la", NULL, "AWSPREVIOUS");
+	expect_ok_free(&rep, "GetSecretValue");
+	assert_int_equal(ts->n, 1);
+	hk_touch(e, 1);
+	assert_true(version_accessed(e, "la", v1) == DAY0 / 1000.0);
+	hk_none(e);
+
+	/* next day: a new Touch; a Touch lost before apply (leadership change)
+	 * is proposed again by the next housekeeping */
+	e->ctx.now_ms = DAY0 + DAY + 5;
+	read_current(e, "la");
+	c = hk_next(e, &raw, &n);
+	assert_non_null(c);
+	assert_int_equal(c->touch->entries[0]->day_ms, DAY0 + DAY);
+	free(raw);
+	coffer__fsm__command__free_unpacked(c, NULL);
+	hk_touch(e, 2);
+	assert_true(accessed_of(e, "la") == (DAY0 + DAY) / 1000.0);
+	assert_true(version_accessed(e, "la", v2) == (DAY0 + DAY) / 1000.0);
+	assert_true(version_accessed(e, "la", v1) == DAY0 / 1000.0);
+	hk_none(e);
+
+	/* the replayed Touch is harmless: dates only move forward */
+	{
+		void *res;
+		Coffer__Fsm__Command cc = COFFER__FSM__COMMAND__INIT;
+		Coffer__Fsm__Touch t = COFFER__FSM__TOUCH__INIT;
+		Coffer__Fsm__TouchEntry te = COFFER__FSM__TOUCH_ENTRY__INIT, *pte = &te;
+		uint8_t buf[512];
+
+		te.arn = arn;
+		te.version_id = (char *)v2;
+		te.has_day_ms = 1;
+		te.day_ms = DAY0;
+		t.entries = &pte;
+		t.n_entries = 1;
+		cc.op_case = COFFER__FSM__COMMAND__OP_TOUCH;
+		cc.touch = &t;
+		n = coffer__fsm__command__pack(&cc, buf);
+		assert_int_equal(fsm_apply(e->fsm, buf, n, &res), 0);
+		assert_int_equal(((struct fsm_result *)res)->n_changed, 0);
+		fsm_result_free(res);
+		assert_true(accessed_of(e, "la") == (DAY0 + DAY) / 1000.0);
+	}
+
+	/* BatchGetSecretValue reads count too; a non-value read does not */
+	e->ctx.now_ms = DAY0 + 2 * DAY;
+	rep = simple(e, "DescribeSecret", "la");
+	expect_ok_free(&rep, "DescribeSecret");
+	hk_none(e);
+	{
+		char *ids[] = {"la"};
+
+		rep = batch_ids(e, ids, 1);
+		expect_ok_free(&rep, "BatchGetSecretValue");
+	}
+	hk_touch(e, 2);
+	assert_true(accessed_of(e, "la") == (DAY0 + 2 * DAY) / 1000.0);
+
+	/* a secret purged before the Touch: the entry is dropped unproposed */
+	e->ctx.now_ms = DAY0 + 3 * DAY;
+	read_current(e, "la");
+	{
+		Coffer__DeleteSecretRequest q = COFFER__DELETE_SECRET_REQUEST__INIT;
+
+		q.secret_id = "la";
+		q.has_force_delete_without_recovery = q.force_delete_without_recovery = 1;
+		rep = call(e, "DeleteSecret", &q.base);
+		expect_ok_free(&rep, "DeleteSecret");
+	}
+	assert_int_equal(ts->n, 2);
+	hk_none(e);
+	assert_int_equal(ts->n, 0);
+	free(arn);
+}
+
+/* Purges and touches both due: one command per call, taking turns. */
+static void test_touch_and_purge(void **state)
+{
+	struct env *e = *state;
+	Coffer__Fsm__Command *c;
+	struct api_reply rep;
+	uint8_t *raw;
+	size_t n;
+
+	e->ctx.now_ms = DAY0 + 1000;
+	free(create(e, "read-me", "v", TOK(1)));
+	free(create(e, "gone-1", "v", TOK(2)));
+	free(create(e, "gone-2", "v", TOK(3)));
+	rep = simple(e, "DeleteSecret", "gone-1");
+	expect_ok_free(&rep, "DeleteSecret");
+	e->ctx.now_ms = DAY0 + 31 * DAY;
+	read_current(e, "read-me");
+	/* first: one of them; then the other */
+	c = hk_next(e, &raw, &n);
+	assert_non_null(c);
+	assert_int_equal(c->op_case, COFFER__FSM__COMMAND__OP_PURGE);
+	hk_apply(e, raw, n, c);
+	/* another purge due now: the touch still goes first */
+	rep = simple(e, "DeleteSecret", "gone-2");
+	expect_ok_free(&rep, "DeleteSecret");
+	e->ctx.now_ms = DAY0 + 62 * DAY;
+	read_current(e, "read-me");
+	c = hk_next(e, &raw, &n);
+	assert_non_null(c);
+	assert_int_equal(c->op_case, COFFER__FSM__COMMAND__OP_TOUCH);
+	assert_int_equal(c->touch->entries[0]->day_ms, DAY0 + 62 * DAY);
+	hk_apply(e, raw, n, c);
+	c = hk_next(e, &raw, &n);
+	assert_non_null(c);
+	assert_int_equal(c->op_case, COFFER__FSM__COMMAND__OP_PURGE);
+	hk_apply(e, raw, n, c);
+	hk_none(e);
+	assert_true(accessed_of(e, "read-me") == (DAY0 + 62 * DAY) / 1000.0);
+}
+
+/* ListSecrets SortBy last-accessed-date; never read sorts first (asc). */
+static void test_sort_last_accessed(void **state)
+{
+	struct env *e = *state;
+	Coffer__ListSecretsRequest l = COFFER__LIST_SECRETS_REQUEST__INIT;
+	Coffer__ListSecretsResponse *lr;
+	struct api_reply rep;
+	const char *want_asc[] = {"never", "old", "new"};
+
+	e->ctx.now_ms = DAY0 + 1000;
+	free(create(e, "new", "v", TOK(1)));
+	free(create(e, "old", "v", TOK(2)));
+	free(create(e, "never", "v", TOK(3)));
+	e->ctx.now_ms = DAY0 + 2 * DAY;
+	read_current(e, "old");
+	hk_touch(e, 2);
+	e->ctx.now_ms = DAY0 + 5 * DAY;
+	read_current(e, "new");
+	/* pending on the leader: already sorted by it */
+	l.sort_by = "last-accessed-date";
+	l.sort_order = "asc";
+	rep = call(e, "ListSecrets", &l.base);
+	lr = expect_ok(&rep, "ListSecrets");
+	assert_int_equal(lr->n_secret_list, 3);
+	for (size_t i = 0; i < 3; i++)
+		assert_string_equal(lr->secret_list[i]->name, want_asc[i]);
+	assert_false(lr->secret_list[0]->has_last_accessed_date);
+	assert_true(lr->secret_list[2]->last_accessed_date == (DAY0 + 5 * DAY) / 1000.0);
+	coffer__list_secrets_response__free_unpacked(lr, NULL);
+	l.sort_order = "desc";
+	l.has_max_results = 1;
+	l.max_results = 1;
+	rep = call(e, "ListSecrets", &l.base);
+	lr = expect_ok(&rep, "ListSecrets");
+	assert_string_equal(lr->secret_list[0]->name, "new");
+	assert_non_null(lr->next_token);
+	l.next_token = strdup(lr->next_token);
+	coffer__list_secrets_response__free_unpacked(lr, NULL);
+	rep = call(e, "ListSecrets", &l.base);
+	lr = expect_ok(&rep, "ListSecrets");
+	assert_string_equal(lr->secret_list[0]->name, "old");
+	coffer__list_secrets_response__free_unpacked(lr, NULL);
+	/* the same order once applied; the token stays valid */
+	hk_touch(e, 2);
+	rep = call(e, "ListSecrets", &l.base);
+	lr = expect_ok(&rep, "ListSecrets");
+	assert_string_equal(lr->secret_list[0]->name, "old");
+	coffer__list_secrets_response__free_unpacked(lr, NULL);
+	free(l.next_token);
 }
 
 /* ---------------------------------------------------------------- ListSecrets filters */
@@ -1664,6 +2043,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_list_version_ids, setup_ready, teardown),
 		cmocka_unit_test_setup_teardown(test_snapshot_canary, setup_ready, teardown),
 		cmocka_unit_test_setup_teardown(test_tags, setup_ready, teardown),
+		cmocka_unit_test_setup_teardown(test_last_accessed, setup_ready, teardown),
+		cmocka_unit_test_setup_teardown(test_touch_and_purge, setup_ready, teardown),
+		cmocka_unit_test_setup_teardown(test_sort_last_accessed, setup_ready, teardown),
 		cmocka_unit_test_setup_teardown(test_list_filters, setup_ready, teardown),
 		cmocka_unit_test_setup_teardown(test_list_filter_validation, setup_ready, teardown),
 		cmocka_unit_test_setup_teardown(test_list_paging_stable, setup_ready, teardown),

@@ -16,6 +16,7 @@
 #include "fsm.pb-c.h"
 #include "fsm/fsm.h"
 #include "fsm/result.h"
+#include "store/touch.h"
 #include "util/errors.h"
 
 #define ARN_PREFIX "arn:aws:secretsmanager:us-east-1:000000000000:secret:"
@@ -655,6 +656,182 @@ static void test_tags(void **state)
 	}
 }
 
+/* ---------------------------------------------------------------- touch */
+
+#define DAYMS (24 * HOUR)
+#define DAY0 (T0 - T0 % DAYMS)
+
+struct tentry {
+	const char *arn, *vid;
+	int64_t day;
+};
+
+static struct fsm_result *touch(struct fsm *f, int64_t now, const struct tentry *t, size_t n)
+{
+	Coffer__Fsm__Command c = COFFER__FSM__COMMAND__INIT;
+	Coffer__Fsm__Touch tc = COFFER__FSM__TOUCH__INIT;
+	Coffer__Fsm__TouchEntry e[8], *pe[8];
+
+	assert_true(n <= 8);
+	for (size_t i = 0; i < n; i++) {
+		coffer__fsm__touch_entry__init(&e[i]);
+		e[i].arn = (char *)t[i].arn;
+		e[i].version_id = (char *)t[i].vid;
+		e[i].has_day_ms = 1;
+		e[i].day_ms = t[i].day;
+		pe[i] = &e[i];
+	}
+	tc.entries = pe;
+	tc.n_entries = n;
+	c.op_case = COFFER__FSM__COMMAND__OP_TOUCH;
+	c.touch = &tc;
+	return run(f, &c, now);
+}
+
+static size_t touch_changed(struct fsm *f, int64_t now, const struct tentry *t, size_t n)
+{
+	struct fsm_result *r = touch(f, now, t, n);
+	size_t k;
+
+	if (!cf_status_ok(&r->status))
+		fail_msg("touch failed: %s: %s", r->status.type, r->status.message);
+	assert_int_equal(r->op, FSM_OP_TOUCH);
+	k = r->n_changed;
+	fsm_result_free(r);
+	return k;
+}
+
+static void test_touch(void **state)
+{
+	struct fsm *f = *state, *g;
+	const struct store_secret *s;
+	const struct store_version *v1, *v2;
+	uint8_t *a, *b;
+	size_t na, nb;
+	uint64_t rev;
+
+	OK(create(f, T0, "a", "AAAAAA", vid(1), 1));
+	OK(put(f, T0 + 1, ARN_A, vid(2), 2, NULL, 0));
+	hook_calls = 0;
+	fsm_set_change_hook(f, hook, f);
+	s = store_find_arn(fsm_store(f), ARN_A);
+	v1 = store_version_find(s, vid(1));
+	v2 = store_version_find(s, vid(2));
+	assert_int_equal(s->last_accessed_ms, 0);
+	assert_int_equal(v2->last_accessed_ms, 0);
+
+	/* the secret and the read version get the day; the other does not */
+	{
+		struct tentry t[] = {{ARN_A, vid(2), DAY0}};
+
+		assert_int_equal(touch_changed(f, T0 + 5, t, 1), 2);
+	}
+	assert_int_equal(s->last_accessed_ms, DAY0);
+	assert_int_equal(v2->last_accessed_ms, DAY0);
+	assert_int_equal(v1->last_accessed_ms, 0);
+	/* not a change of the secret: LastChangedDate stays, no change hook */
+	assert_int_equal(s->last_changed_ms, T0 + 1);
+	assert_int_equal(hook_calls, 0);
+
+	/* idempotent: a replay, or an earlier day, changes nothing */
+	rev = fsm_revision(f);
+	{
+		struct tentry t[] = {{ARN_A, vid(2), DAY0}, {ARN_A, vid(2), DAY0 - DAYMS}};
+
+		assert_int_equal(touch_changed(f, T0 + 6, t, 2), 0);
+	}
+	assert_int_equal(fsm_revision(f), rev + 1); /* still a command */
+	assert_int_equal(s->last_accessed_ms, DAY0);
+	assert_int_equal(v2->last_accessed_ms, DAY0);
+
+	/* another version the same day: only that version moves; no version
+	 * id: only the secret; unknown ARN and pruned version are skipped */
+	{
+		struct tentry t[] = {{ARN_A, vid(1), DAY0},
+				     {ARN_PREFIX "nope-XXXXXX", vid(1), DAY0 + DAYMS},
+				     {ARN_PREFIX "a-BBBBBB", vid(1), DAY0 + DAYMS}};
+
+		assert_int_equal(touch_changed(f, T0 + 7, t, 3), 1);
+	}
+	assert_int_equal(v1->last_accessed_ms, DAY0);
+	{
+		struct tentry t[] = {{ARN_A, NULL, DAY0 + DAYMS}, {ARN_A, vid(77), DAY0 + DAYMS}};
+
+		assert_int_equal(touch_changed(f, T0 + DAYMS, t, 2), 1);
+	}
+	assert_int_equal(s->last_accessed_ms, DAY0 + DAYMS);
+	assert_int_equal(v1->last_accessed_ms, DAY0);
+	assert_int_equal(v2->last_accessed_ms, DAY0);
+
+	/* malformed (a day that is not 00:00 UTC, no ARN, no day): the whole
+	 * command is refused and nothing changes */
+	{
+		struct tentry t[] = {{ARN_A, vid(2), DAY0 + 2 * DAYMS}, {ARN_A, vid(2), DAY0 + 5}};
+
+		expect_err(touch(f, T0, t, 2), "InternalServiceError", "malformed");
+		t[1].day = 0;
+		expect_err(touch(f, T0, t, 2), "InternalServiceError", "malformed");
+		t[1].day = DAY0;
+		t[1].arn = NULL;
+		expect_err(touch(f, T0, t, 2), "InternalServiceError", "malformed");
+	}
+	assert_int_equal(v2->last_accessed_ms, DAY0);
+	assert_int_equal(s->last_accessed_ms, DAY0 + DAYMS);
+
+	/* a secret scheduled for deletion still records reads made before */
+	OK(del(f, T0 + 2 * DAYMS, ARN_A, 0, 7));
+	{
+		struct tentry t[] = {{ARN_A, vid(2), DAY0 + 2 * DAYMS}};
+
+		assert_int_equal(touch_changed(f, T0 + 2 * DAYMS, t, 1), 2);
+	}
+	fsm_set_change_hook(f, NULL, NULL);
+
+	/* the dates are state: in the snapshot, byte-identical round trip */
+	g = fsm_new("us-east-1");
+	assert_int_equal(fsm_snapshot(f, &a, &na), 0);
+	assert_int_equal(fsm_restore(g, a, na), 0);
+	s = store_find_arn(fsm_store(g), ARN_A);
+	assert_int_equal(s->last_accessed_ms, DAY0 + 2 * DAYMS);
+	assert_int_equal(store_version_find(s, vid(2))->last_accessed_ms, DAY0 + 2 * DAYMS);
+	assert_int_equal(store_version_find(s, vid(1))->last_accessed_ms, DAY0);
+	assert_int_equal(fsm_snapshot(g, &b, &nb), 0);
+	assert_int_equal(na, nb);
+	assert_memory_equal(a, b, na);
+	free(a);
+	free(b);
+	/* a purged secret is skipped */
+	OK(purge(f, T0 + 10 * DAYMS, ARN_A));
+	{
+		struct tentry t[] = {{ARN_A, vid(2), DAY0 + 10 * DAYMS}};
+
+		assert_int_equal(touch_changed(f, T0 + 10 * DAYMS, t, 1), 0);
+	}
+	fsm_free(g);
+}
+
+/* The leader-local touch set lives with the fsm but is not state: not in
+ * the snapshot, not changed by restore or apply. */
+static void test_touch_set_not_state(void **state)
+{
+	struct fsm *f = *state;
+	uint8_t *a, *b;
+	size_t na, nb;
+
+	OK(create(f, T0, "a", "AAAAAA", vid(1), 1));
+	assert_int_equal(fsm_snapshot(f, &a, &na), 0);
+	assert_int_equal(store_touches_note(fsm_touches(f), ARN_A, vid(1), DAY0), 0);
+	assert_int_equal(fsm_snapshot(f, &b, &nb), 0);
+	assert_int_equal(na, nb);
+	assert_memory_equal(a, b, na);
+	OK(put(f, T0 + 1, ARN_A, vid(2), 2, NULL, 0));
+	assert_int_equal(fsm_restore(f, a, na), 0);
+	assert_int_equal(fsm_touches(f)->n, 1);
+	assert_non_null(store_touches_get(fsm_touches(f), ARN_A, vid(1)));
+	free(a);
+	free(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -667,6 +844,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_determinism, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_malformed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tags, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_touch, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_touch_set_not_state, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

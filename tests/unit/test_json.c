@@ -1,7 +1,8 @@
 /* AWS JSON codec: round trips (requests and responses), the map and
  * bare-array shapes, always-present lists, escaping, base64, numbers,
  * error paths (wrong types, ranges, trailing data, depth, duplicates) and
- * the AWS member name of every field of the AWS operations. */
+ * the AWS member name of every field of the AWS operations, presence
+ * markers ("<x>_present"). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -90,6 +91,46 @@ static void enc_equals(const ProtobufCMessage *m, const char *expect)
 
 	assert_string_equal(s, expect);
 	free(s);
+}
+
+/* ------------------------------------------------------------ presence markers */
+
+/* "<x>_present" is never a member; set true it makes the repeated field x
+ * appear as [] when empty (Tags after all tags were removed). */
+static void test_presence_marker(void **state)
+{
+	Coffer__DescribeSecretResponse ds = COFFER__DESCRIBE_SECRET_RESPONSE__INIT;
+	Coffer__SecretListEntry le = COFFER__SECRET_LIST_ENTRY__INIT;
+	Coffer__Tag t = COFFER__TAG__INIT, *tp = &t;
+	Coffer__DescribeSecretResponse *back;
+	struct cf_status st;
+
+	(void)state;
+	ds.name = "n";
+	/* never tagged: no Tags, no marker member */
+	enc_equals(&ds.base, "{\"Name\":\"n\"}");
+	ds.has_tags_present = 1; /* present but false: still left out */
+	enc_equals(&ds.base, "{\"Name\":\"n\"}");
+	ds.tags_present = 1;
+	enc_equals(&ds.base, "{\"Name\":\"n\",\"Tags\":[]}");
+	ds.has_tags_present = 0; /* a value without presence does not count */
+	enc_equals(&ds.base, "{\"Name\":\"n\"}");
+	/* with tags: the list, and still no marker member */
+	ds.has_tags_present = 1;
+	t.key = "k";
+	t.value = "v";
+	ds.tags = &tp;
+	ds.n_tags = 1;
+	enc_equals(&ds.base, "{\"Name\":\"n\",\"Tags\":[{\"Key\":\"k\",\"Value\":\"v\"}]}");
+	le.has_tags_present = le.tags_present = 1;
+	enc_equals(&le.base, "{\"Tags\":[]}");
+	/* nor is it read from a body */
+	back = (Coffer__DescribeSecretResponse *)dec(&coffer__describe_secret_response__descriptor,
+						     "{\"Name\":\"n\",\"TagsPresent\":true}", &st);
+	assert_non_null(back);
+	assert_string_equal(back->name, "n");
+	assert_false(back->has_tags_present);
+	protobuf_c_message_free_unpacked(&back->base, NULL);
 }
 
 /* ------------------------------------------------------------ round trips */
@@ -680,6 +721,11 @@ static void test_member_names_table(void **state)
 		snprintf(names, sizeof(names), "%s", aws_names[i].names);
 		tok = strtok_r(names, " ", &save);
 		for (f = 0; f < d->n_fields; f++) {
+			size_t fl = strlen(d->fields[f].name);
+
+			/* presence markers are never members (aws/json.h) */
+			if (fl > 8 && strcmp(d->fields[f].name + fl - 8, "_present") == 0)
+				continue;
 			if (tok == NULL)
 				fail_msg("%s: field '%s' has no expected name", d->name,
 				         d->fields[f].name);
@@ -743,6 +789,7 @@ int main(void)
 	    cmocka_unit_test(test_get_secret_value_response),
 	    cmocka_unit_test(test_describe_secret_map),
 	    cmocka_unit_test(test_always_present_lists),
+	    cmocka_unit_test(test_presence_marker),
 	    cmocka_unit_test(test_numbers_out),
 	    cmocka_unit_test(test_unknown_and_null),
 	    cmocka_unit_test(test_empty_body),

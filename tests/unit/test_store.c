@@ -1,4 +1,5 @@
-/* store: indexing, resolution order, versions, labels, pruning, KMS keys. */
+/* store: indexing, resolution order, versions, labels, pruning, KMS keys,
+ * day truncation and the leader-local touch set. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,6 +10,7 @@
 #include <cmocka.h>
 
 #include "store/store.h"
+#include "store/touch.h"
 #include "util/errors.h"
 
 #define ARN_PREFIX "arn:aws:secretsmanager:us-east-1:000000000000:secret:"
@@ -170,6 +172,111 @@ static void test_kms(void **state)
 	assert_memory_equal(store_kms_find(st, "k1")->wrapped, w, 4);
 }
 
+static void test_day_ms(void **state)
+{
+	const int64_t day = STORE_DAY_MS, d0 = 1700000000000LL - 1700000000000LL % STORE_DAY_MS;
+
+	(void)state;
+	assert_int_equal(day, 86400000LL);
+	assert_int_equal(store_day_ms(0), 0);
+	assert_int_equal(store_day_ms(1), 0);
+	assert_int_equal(store_day_ms(day - 1), 0);
+	assert_int_equal(store_day_ms(day), day);
+	/* 2023-11-14T22:13:20Z -> 2023-11-14T00:00:00Z */
+	assert_int_equal(store_day_ms(1700000000000LL), 1699920000000LL);
+	assert_int_equal(d0, 1699920000000LL);
+	assert_int_equal(store_day_ms(d0 + day - 1), d0);
+	assert_int_equal(store_day_ms(d0 + day), d0 + day);
+	/* before the epoch: floor, not truncation toward zero */
+	assert_int_equal(store_day_ms(-1), -day);
+	assert_int_equal(store_day_ms(-day), -day);
+}
+
+struct sweep_ctx {
+	int calls;
+	const char *drop_arn;
+};
+
+static int sweep_fn(void *arg, struct store_touch *e)
+{
+	struct sweep_ctx *c = arg;
+
+	c->calls++;
+	return c->drop_arn && strcmp(e->arn, c->drop_arn) == 0;
+}
+
+static void test_touches(void **state)
+{
+	struct store_touches t = {0};
+	const struct store_touch *e, *e2;
+	struct sweep_ctx sc = {0};
+	char arn[100];
+
+	(void)state;
+	assert_null(store_touches_get(&t, "a", NULL));
+	store_touches_sweep(&t, sweep_fn, &sc); /* empty, no buckets */
+	assert_int_equal(sc.calls, 0);
+
+	assert_int_equal(store_touches_note(&t, "arn-a", VID(1), 1000), 0);
+	assert_int_equal(t.n, 1);
+	e = store_touches_get(&t, "arn-a", VID(1));
+	assert_non_null(e);
+	assert_string_equal(e->arn, "arn-a");
+	assert_string_equal(e->vid, VID(1));
+	assert_int_equal(e->day_ms, 1000);
+	/* same or earlier day: no change, same entry (no allocation) */
+	((struct store_touch *)e)->attempts = 2;
+	assert_int_equal(store_touches_note(&t, "arn-a", VID(1), 1000), 0);
+	assert_int_equal(store_touches_note(&t, "arn-a", VID(1), 500), 0);
+	e2 = store_touches_get(&t, "arn-a", VID(1));
+	assert_ptr_equal(e, e2);
+	assert_int_equal(e->day_ms, 1000);
+	assert_int_equal(e->attempts, 2);
+	assert_int_equal(t.n, 1);
+	/* a later day moves the entry forward in place and resets attempts */
+	assert_int_equal(store_touches_note(&t, "arn-a", VID(1), 2000), 0);
+	assert_ptr_equal(store_touches_get(&t, "arn-a", VID(1)), e);
+	assert_int_equal(e->day_ms, 2000);
+	assert_int_equal(e->attempts, 0);
+	/* the key is (arn, vid): other version, no version, other arn */
+	assert_int_equal(store_touches_note(&t, "arn-a", VID(2), 2000), 0);
+	assert_int_equal(store_touches_note(&t, "arn-a", NULL, 2000), 0);
+	assert_int_equal(store_touches_note(&t, "arn-b", VID(1), 2000), 0);
+	assert_int_equal(t.n, 4);
+	assert_string_equal(store_touches_get(&t, "arn-a", "")->vid, "");
+	assert_non_null(store_touches_get(&t, "arn-a", NULL));
+	assert_null(store_touches_get(&t, "arn-c", VID(1)));
+	/* "ab"+"c" and "a"+"bc" are different keys */
+	assert_int_equal(store_touches_note(&t, "ab", "c", 1), 0);
+	assert_null(store_touches_get(&t, "a", "bc"));
+	assert_int_equal(store_touches_note(&t, "a", "bc", 1), 0);
+	assert_int_equal(t.n, 6);
+
+	/* growth past the first 64 buckets keeps every entry */
+	for (int i = 0; i < 500; i++) {
+		snprintf(arn, sizeof(arn), "arn-many-%d", i);
+		assert_int_equal(store_touches_note(&t, arn, VID(i), 3000), 0);
+	}
+	assert_int_equal(t.n, 506);
+	for (int i = 0; i < 500; i++) {
+		snprintf(arn, sizeof(arn), "arn-many-%d", i);
+		e = store_touches_get(&t, arn, VID(i));
+		assert_non_null(e);
+		assert_int_equal(e->day_ms, 3000);
+	}
+	/* sweep: visits all, removes what fn asks for */
+	sc.drop_arn = "arn-a";
+	store_touches_sweep(&t, sweep_fn, &sc);
+	assert_int_equal(sc.calls, 506);
+	assert_int_equal(t.n, 503);
+	assert_null(store_touches_get(&t, "arn-a", VID(1)));
+	assert_null(store_touches_get(&t, "arn-a", NULL));
+	assert_non_null(store_touches_get(&t, "arn-b", VID(1)));
+	store_touches_release(&t);
+	assert_int_equal(t.n, 0);
+	assert_null(store_touches_get(&t, "arn-b", VID(1)));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -178,6 +285,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_labels, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_prune, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kms, setup, teardown),
+		cmocka_unit_test(test_day_ms),
+		cmocka_unit_test(test_touches),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -16,6 +16,7 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
+tls_scheme=https  # the AWS endpoint of a cluster node is TLS-only, on loopback
 top=$(cd "$here/.." && pwd)
 BIN=${COFFER_BIN:-$top/build}
 
@@ -85,7 +86,7 @@ up() {
   for i in $(seq 1 "$nodes"); do
     members+="member = $i,127.0.0.1:$((base + 100 + i)),127.0.0.1:$((base + i))"$'\n'
     endpoints+="${endpoints:+,}127.0.0.1:$((base + i))"
-    http_endpoints+="${http_endpoints:+,}https://127.0.0.1:$((base + 200 + i))"
+    http_endpoints+="${http_endpoints:+,}${tls_scheme}://127.0.0.1:$((base + 200 + i))"
   done
 
   printf 'region\tnode_id\tpid\trpc_addr\traft_addr\tdata_dir\tcommand\n' > "$dir/nodes.tsv.tmp"
@@ -126,7 +127,7 @@ export AWS_ACCESS_KEY_ID='$akid'
 export AWS_SECRET_ACCESS_KEY='$secret'
 export AWS_DEFAULT_REGION='$region'
 export AWS_REGION='$region'
-export AWS_ENDPOINT_URL='https://127.0.0.1:$((base + 201))'
+export AWS_ENDPOINT_URL='${tls_scheme}://127.0.0.1:$((base + 201))'
 export AWS_CA_BUNDLE='$shared/cert.pem'
 export COFFER_HTTP_ENDPOINTS='$http_endpoints'
 ENV

@@ -153,7 +153,14 @@ static int load_file(struct config *c, const char *path, char *errmsg)
 		char *s = trim(line), *eq;
 
 		lineno++;
-		if (*s == '\0' || *s == '#')
+		/* a comment runs from '#' at the start or after whitespace */
+		for (char *h = s; *h != '\0'; h++)
+			if (*h == '#' && (h == s || h[-1] == ' ' || h[-1] == '\t')) {
+				*h = '\0';
+				s = trim(s);
+				break;
+			}
+		if (*s == '\0')
 			continue;
 		eq = strchr(s, '=');
 		if (eq == NULL) {

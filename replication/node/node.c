@@ -32,9 +32,23 @@
  * (CF_ENOTLEADER, no callback); requests in flight when leadership goes get
  * CF_ELEADERSHIPLOST (proposals: outcome unknown, the entry may still
  * commit). node_close refuses new work (CF_ESHUTDOWN), fails queued reads,
- * waits a bounded time for proposals to finish, then raft_close (remaining
+ * waits a bounded time for proposals to finish, then, if still the raft
+ * leader, hands leadership over (below), then raft_close (remaining
  * proposals: CF_ESHUTDOWN unless applied here), then closes its handles and
  * calls the close callback once nothing can reference the node any more.
+ *
+ * Handover on close: without it the group has no leader until an election
+ * timeout passes (1-2 s without writes). After the drain (so that proposals
+ * in flight get their real outcome rather than "leadership lost", and some
+ * voter is certainly up to date) a leader calls raft_transfer(0): libraft
+ * picks a voter whose log matches ours and sends it TimeoutNow; it wins at
+ * once. We wait for the transfer callback (new leader known, or libraft gave
+ * up after one election timeout), bounded by our own timer of two election
+ * timeouts, then raft_close. The raft_transfer request lives in struct node
+ * (freed only after raft's close callback); raft_close fires a still
+ * outstanding transfer callback synchronously, and that callback only
+ * records the fact, so a late one is harmless. A single voter (RAFT_NOTFOUND)
+ * or any refusal skips the handover.
  * If node_start fails after raft_init, raft is closed in the background:
  * keep running the loop so that it can finish.
  */
@@ -63,6 +77,7 @@
 #define INSTALL_SNAPSHOT_TIMEOUT_MS 5000
 #define CONNECT_RETRY_MS 100
 #define DRAIN_POLL_MS 5
+#define TRANSFER_BOUND_ELECTIONS 2 /* handover wait, in election timeouts */
 #define READ_PIPELINE_MAX 8 /* read barriers in flight at once */
 
 struct read_req {
@@ -126,6 +141,14 @@ struct node {
 	enum close_state close_state;
 	uint64_t drain_deadline;
 	unsigned drain_ms;
+	unsigned election_ms;
+	/* handover on close: the request stays here until its callback */
+	struct raft_transfer transfer;
+	uint64_t transfer_to;	    /* transferee, 0 if none was attempted */
+	uint64_t transfer_deadline;
+	uint64_t transfer_started_at;
+	bool transfer_tried;	    /* handover considered (done at most once) */
+	bool transfer_pending;	    /* raft_transfer accepted, callback not yet */
 	void (*close_cb)(void *data);
 	void *close_data;
 };
@@ -339,7 +362,7 @@ static void maybe_finish_close(struct node *n)
 	void *data;
 
 	if (n->close_state != C_CLOSED || n->handles_open > 0 || n->n_barriers > 0 ||
-	    n->adapter.n_pending > 0)
+	    n->adapter.n_pending > 0 || n->transfer_pending)
 		return;
 	cb = n->close_cb;
 	data = n->close_data;
@@ -360,6 +383,12 @@ static void node_raft_close_cb(struct raft *r)
 {
 	struct node *n = r->data;
 
+	/* raft_close fired an outstanding transfer callback already; after
+	 * this raft holds no reference to the request in any case. */
+	if (n->transfer_pending) {
+		loge("raft: leadership transfer callback never fired");
+		n->transfer_pending = false;
+	}
 	/* raft closed its io, and through it our transport: release memory. */
 	raft_uv_close(&n->io);
 	node__transport_release(&n->transport);
@@ -373,15 +402,80 @@ static void node_raft_close_cb(struct raft *r)
 	maybe_finish_close(n);
 }
 
-/* Outside raft callbacks only (prepare/timer): raft_close re-enters raft. */
+/* raft fires this once: the new leader is known, libraft gave up (we are
+ * still leader, transferee reset after an election timeout), or raft_close
+ * abandons it (then we are already C_RAFT_CLOSING). Only records the fact:
+ * it runs inside raft. close_progress picks it up in the next prepare. */
+static void transfer_cb(struct raft_transfer *req)
+{
+	struct node *n = NODE_CONTAINER_OF(req, struct node, transfer);
+	raft_id lid = 0;
+	const char *laddr = NULL;
+	double ms;
+
+	n->transfer_pending = false;
+	if (n->close_state != C_DRAINING)
+		return; /* raft_close fired it after our timeout, logged there */
+	ms = (double)(uv_now(n->loop) - n->transfer_started_at);
+	raft_leader(&n->raft, &lid, &laddr);
+	if (raft_state(&n->raft) != RAFT_LEADER && lid != 0 && lid != n->id)
+		logi("raft: leadership handed over to %llu after %.0f ms",
+		     (unsigned long long)lid, ms);
+	else
+		logw("raft: leadership transfer to %llu failed after %.0f ms (%s); "
+		     "stopping anyway", (unsigned long long)n->transfer_to, ms,
+		     raft_state(&n->raft) == RAFT_LEADER ? "still leader" : "no leader known");
+}
+
+/* Start the handover if we are the leader. Returns true if a transfer
+ * callback is now awaited. Outside raft callbacks only. */
+static bool transfer_start(struct node *n)
+{
+	int rv;
+
+	n->transfer_tried = true;
+	if (raft_state(&n->raft) != RAFT_LEADER)
+		return false;
+	memset(&n->transfer, 0, sizeof n->transfer);
+	rv = raft_transfer(&n->raft, &n->transfer, 0, transfer_cb);
+	if (rv == RAFT_NOTFOUND)
+		return false; /* no other voter: nobody to hand over to */
+	if (rv != 0) {
+		logw("raft: leadership transfer before stopping: %s",
+		     raft_errmsg(&n->raft));
+		return false;
+	}
+	n->transfer_pending = true;
+	n->transfer_to = raft_transferee(&n->raft);
+	n->transfer_started_at = uv_now(n->loop);
+	n->transfer_deadline = n->transfer_started_at +
+			       (uint64_t)TRANSFER_BOUND_ELECTIONS * n->election_ms;
+	logi("raft: transferring leadership to %llu before stopping",
+	     (unsigned long long)n->transfer_to);
+	return true;
+}
+
+/* Outside raft callbacks only (prepare/timer): raft_close and raft_transfer
+ * re-enter raft. */
 static void close_progress(struct node *n)
 {
 	if (n->close_state != C_DRAINING)
 		return;
 	/* accepted but never proposed: certainly not committed */
 	node__fail_queued(&n->adapter, CF_ESHUTDOWN);
-	if (n->adapter.n_pending > 0 && uv_now(n->loop) < n->drain_deadline)
-		return;
+	if (!n->transfer_tried) {
+		if (n->adapter.n_pending > 0 && uv_now(n->loop) < n->drain_deadline)
+			return;
+		if (transfer_start(n))
+			return;
+	}
+	if (n->transfer_pending) {
+		if (uv_now(n->loop) < n->transfer_deadline)
+			return;
+		logw("raft: leadership transfer to %llu timed out after %u ms; stopping anyway",
+		     (unsigned long long)n->transfer_to,
+		     TRANSFER_BOUND_ELECTIONS * n->election_ms);
+	}
 	if (n->adapter.n_pending > 0)
 		logw("raft: closing with %u proposals pending", n->adapter.n_pending);
 	n->close_state = C_RAFT_CLOSING;
@@ -554,6 +648,7 @@ static void apply_settings(struct node *n, const struct node_config *cfg)
 	/* A dropped InstallSnapshot is retried only after this (30 s default). */
 	raft_set_install_snapshot_timeout(&n->raft, INSTALL_SNAPSHOT_TIMEOUT_MS);
 	n->drain_ms = election;
+	n->election_ms = election;
 }
 
 int node_start(uv_loop_t *loop, const struct node_config *cfg, const struct node_fsm *fsm,

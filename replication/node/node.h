@@ -85,7 +85,9 @@ struct node_status {
 void node_get_status(const struct node *n, struct node_status *st);
 
 /* Orderly stop: fail new work, drain pending callbacks (each gets
- * CF_ESHUTDOWN or its real outcome), raft_close, then cb. */
+ * CF_ESHUTDOWN or its real outcome), hand leadership to an up-to-date voter
+ * if this node leads (waits for the new leader, at most two election
+ * timeouts), raft_close, then cb. */
 void node_close(struct node *n, void (*cb)(void *data), void *data);
 
 #endif

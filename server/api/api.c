@@ -88,7 +88,7 @@ const struct api_op api_ops[] = {
 	OP("RestoreSecret", API_WRITE, restore_secret, restore_secret, impl_restore),
 	OP("TagResource", API_WRITE, tag_resource, tag_resource, impl_tag),
 	OP("UntagResource", API_WRITE, untag_resource, untag_resource, impl_untag),
-	OP("GetRandomPassword", API_READ, get_random_password, get_random_password,
+	OP("GetRandomPassword", API_LOCAL, get_random_password, get_random_password,
 	   impl_password),
 	OP("BatchGetSecretValue", API_READ, batch_get_secret_value, batch_get_secret_value,
 	   impl_batch),
@@ -156,7 +156,7 @@ int api_read(const struct api_op *op, struct api_ctx *ctx, const uint8_t *req, s
 	int rv;
 
 	memset(out, 0, sizeof(*out));
-	if (op->kind != API_READ || im->read == NULL)
+	if ((op->kind != API_READ && op->kind != API_LOCAL) || im->read == NULL)
 		return api__error(out, "InternalServiceError", "'%s' is not a read", op->name);
 	if ((m = unpack(op, req, n, out)) == NULL)
 		return 0;

@@ -31,6 +31,7 @@ struct keyring;
 enum api_kind {
 	API_READ = 1,  /* linearizable read on the leader */
 	API_WRITE = 2, /* proposed through raft */
+	API_LOCAL = 3, /* reads no replicated state: served by the receiving node */
 };
 
 struct api_op {
@@ -63,7 +64,7 @@ struct api_reply {
 };
 void api_reply_release(struct api_reply *r);
 
-/* Answer a READ op. Always fills out (success or AWS error). Returns 0, or
+/* Answer a READ or LOCAL op. Always fills out (success or AWS error). Returns 0, or
  * CF_ENOMEM. req borrowed. */
 int api_read(const struct api_op *op, struct api_ctx *ctx, const uint8_t *req, size_t n,
 	     struct api_reply *out);

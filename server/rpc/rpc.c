@@ -244,6 +244,10 @@ static void route(struct call *call, bool forwarded)
 		answer_unavailable(call, CF_ESHUTDOWN);
 		return;
 	}
+	if (call->op->kind == API_LOCAL) {
+		read_done(call, 0); /* no replicated state: any node answers */
+		return;
+	}
 	if (node_is_leader(s->node)) {
 		serve_on_leader(call);
 		return;
@@ -337,7 +341,7 @@ static int handle_frame(void *data, const uint8_t *body, size_t len)
 		goto out;
 	}
 	/* keep the client's envelope for a relay, marked as forwarded */
-	if (!node_is_leader(s->node) && !forwarded) {
+	if (!node_is_leader(s->node) && !forwarded && call->op->kind != API_LOCAL) {
 		env->has_forwarded = 1;
 		env->forwarded = 1;
 		if (secmem_pb_pack(&env->base, &call->envelope) != 0) {
@@ -454,7 +458,7 @@ void rpc_submit(struct server *s, const char *api, const char *op, const uint8_t
 		rpc_answer(call, "UnknownOperationException", msg, NULL);
 		return;
 	}
-	if (!node_is_leader(s->node) &&
+	if (!node_is_leader(s->node) && call->op->kind != API_LOCAL &&
 	    rpc_internal_envelope(s, op, call->payload.data, call->payload.len, &call->envelope) != 0) {
 		rpc_answer(call, "InternalServiceError", "could not sign the relayed request", NULL);
 		return;

@@ -2005,7 +2005,7 @@ static void test_op_table(void **state)
 		{"BatchGetSecretValue", API_READ},    {"CancelRotateSecret", API_WRITE},
 		{"CreateSecret", API_WRITE},          {"DeleteResourcePolicy", API_WRITE},
 		{"DeleteSecret", API_WRITE},          {"DescribeSecret", API_READ},
-		{"GetRandomPassword", API_READ},      {"GetResourcePolicy", API_READ},
+		{"GetRandomPassword", API_LOCAL},      {"GetResourcePolicy", API_READ},
 		{"GetSecretValue", API_READ},         {"ListSecretVersionIds", API_READ},
 		{"ListSecrets", API_READ},            {"PutResourcePolicy", API_WRITE},
 		{"PutSecretValue", API_WRITE},        {"RemoveRegionsFromReplication", API_WRITE},

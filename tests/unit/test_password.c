@@ -36,7 +36,7 @@ static struct api_reply call(const Coffer__GetRandomPasswordRequest *q)
 	struct api_reply out;
 
 	assert_non_null(op);
-	assert_int_equal(op->kind, API_READ);
+	assert_int_equal(op->kind, API_LOCAL);
 	coffer__get_random_password_request__pack(q, buf);
 	assert_int_equal(api_read(op, &ctx, buf, n, &out), 0);
 	free(buf);

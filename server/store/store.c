@@ -1,15 +1,17 @@
 /*
- * The secret index. Two chained hash tables (FNV-1a, doubled at load 1)
- * map name and ARN to the secret; the secret owns its strings, versions,
- * labels and tags. Every mutation either completes or leaves the store as
- * it was (allocations happen before anything is linked in), so an ENOMEM
- * in the middle of apply() never leaves a half-indexed secret.
+ * The secret index. Two chained hash tables (SipHash-2-4 under a random
+ * per-store key, doubled at load 1) map name and ARN to the secret; the
+ * secret owns its strings, versions, labels and tags. Every mutation
+ * either completes or leaves the store as it was (allocations happen
+ * before anything is linked in), so an ENOMEM in the middle of apply()
+ * never leaves a half-indexed secret.
  */
 #include "store/store.h"
 
 #include <stdlib.h>
 #include <string.h>
 
+#include "crypto/crypto.h"
 #include "util/errors.h"
 
 struct store_hnode {
@@ -20,19 +22,131 @@ struct store_hnode {
 
 /* ---------------------------------------------------------------- hash */
 
-static uint64_t hash_str(const char *k)
-{
-	uint64_t h = 1469598103934665603ULL;
+/*
+ * SipHash-2-4 (Aumasson, Bernstein 2012): a keyed PRF on short inputs.
+ * Names, ARNs and version ids are chosen by callers; with an unkeyed hash
+ * (FNV-1a before) they could be chosen to share one bucket and turn every
+ * lookup into a list walk. Under a secret random key bucket placement
+ * cannot be predicted. The key only places entries in buckets: nothing
+ * iterates buckets to produce state, a snapshot, a result or a command
+ * (those walk the creation-ordered list), so replicas with different keys
+ * stay byte-identical.
+ */
+#define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
+#define SIPROUND(s)                          \
+	do {                                 \
+		(s)->v0 += (s)->v1;          \
+		(s)->v1 = ROTL((s)->v1, 13); \
+		(s)->v1 ^= (s)->v0;          \
+		(s)->v0 = ROTL((s)->v0, 32); \
+		(s)->v2 += (s)->v3;          \
+		(s)->v3 = ROTL((s)->v3, 16); \
+		(s)->v3 ^= (s)->v2;          \
+		(s)->v0 += (s)->v3;          \
+		(s)->v3 = ROTL((s)->v3, 21); \
+		(s)->v3 ^= (s)->v0;          \
+		(s)->v2 += (s)->v1;          \
+		(s)->v1 = ROTL((s)->v1, 17); \
+		(s)->v1 ^= (s)->v2;          \
+		(s)->v2 = ROTL((s)->v2, 32); \
+	} while (0)
 
-	for (; *k; k++) {
-		h ^= (unsigned char)*k;
-		h *= 1099511628211ULL;
-	}
-	return h ^ (h >> 29);
+static uint64_t le64(const uint8_t *p)
+{
+	return (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 |
+	       (uint64_t)p[3] << 24 | (uint64_t)p[4] << 32 | (uint64_t)p[5] << 40 |
+	       (uint64_t)p[6] << 48 | (uint64_t)p[7] << 56;
 }
 
-static int htab_init(struct store_htab *t)
+void store_hash_key(struct store_hash_key *k, const uint8_t raw[STORE_HASH_KEY_LEN])
 {
+	k->k0 = le64(raw);
+	k->k1 = le64(raw + 8);
+}
+
+int store_hash_key_random(struct store_hash_key *k)
+{
+	uint8_t raw[STORE_HASH_KEY_LEN];
+	int rv = crypto_random(raw, sizeof(raw));
+
+	if (rv != 0)
+		return rv;
+	store_hash_key(k, raw);
+	memset(raw, 0, sizeof(raw));
+	return 0;
+}
+
+void store_sip_init(struct store_sip *s, const struct store_hash_key *k)
+{
+	s->v0 = k->k0 ^ 0x736f6d6570736575ULL;
+	s->v1 = k->k1 ^ 0x646f72616e646f6dULL;
+	s->v2 = k->k0 ^ 0x6c7967656e657261ULL;
+	s->v3 = k->k1 ^ 0x7465646279746573ULL;
+	s->m = 0;
+	s->nm = 0;
+	s->len = 0;
+}
+
+static void sip_block(struct store_sip *s, uint64_t m)
+{
+	s->v3 ^= m;
+	SIPROUND(s);
+	SIPROUND(s);
+	s->v0 ^= m;
+}
+
+void store_sip_update(struct store_sip *s, const void *data, size_t n)
+{
+	const uint8_t *p = data;
+
+	s->len += n;
+	for (; s->nm && n; n--, p++) {
+		s->m |= (uint64_t)*p << (8 * s->nm);
+		if (++s->nm == 8) {
+			sip_block(s, s->m);
+			s->m = 0;
+			s->nm = 0;
+		}
+	}
+	for (; n >= 8; n -= 8, p += 8)
+		sip_block(s, le64(p));
+	for (; n; n--, p++)
+		s->m |= (uint64_t)*p << (8 * s->nm++);
+}
+
+uint64_t store_sip_final(struct store_sip *s)
+{
+	sip_block(s, s->m | (uint64_t)(s->len & 0xff) << 56);
+	s->v2 ^= 0xff;
+	SIPROUND(s);
+	SIPROUND(s);
+	SIPROUND(s);
+	SIPROUND(s);
+	return s->v0 ^ s->v1 ^ s->v2 ^ s->v3;
+}
+
+uint64_t store_siphash(const struct store_hash_key *k, const void *data, size_t n)
+{
+	struct store_sip s;
+
+	store_sip_init(&s, k);
+	store_sip_update(&s, data, n);
+	return store_sip_final(&s);
+}
+
+static size_t slot(const struct store_htab *t, const char *key)
+{
+	return (size_t)(store_siphash(&t->key, key, strlen(key)) & (t->nb - 1));
+}
+
+size_t store__slot(const struct store_htab *t, const char *key)
+{
+	return slot(t, key);
+}
+
+static int htab_init(struct store_htab *t, const struct store_hash_key *k)
+{
+	t->key = *k;
 	t->nb = 64;
 	t->n = 0;
 	t->b = calloc(t->nb, sizeof(*t->b));
@@ -56,7 +170,7 @@ static void htab_release(struct store_htab *t)
 
 static struct store_secret *htab_get(const struct store_htab *t, const char *key)
 {
-	struct store_hnode *n = t->b[hash_str(key) & (t->nb - 1)];
+	struct store_hnode *n = t->b[slot(t, key)];
 
 	for (; n; n = n->next)
 		if (strcmp(n->key, key) == 0)
@@ -75,7 +189,8 @@ static void htab_grow(struct store_htab *t)
 		struct store_hnode *n = t->b[i], *next;
 
 		for (; n; n = next) {
-			size_t j = hash_str(n->key) & (nb - 1);
+			size_t j = (size_t)(store_siphash(&t->key, n->key, strlen(n->key)) &
+					    (nb - 1));
 
 			next = n->next;
 			n->next = b[j];
@@ -95,7 +210,7 @@ static void htab_put(struct store_htab *t, struct store_hnode *node, const char 
 
 	if (t->n >= t->nb)
 		htab_grow(t);
-	j = hash_str(key) & (t->nb - 1);
+	j = slot(t, key);
 	node->key = key;
 	node->s = s;
 	node->next = t->b[j];
@@ -105,7 +220,7 @@ static void htab_put(struct store_htab *t, struct store_hnode *node, const char 
 
 static void htab_del(struct store_htab *t, const char *key)
 {
-	struct store_hnode **pp = &t->b[hash_str(key) & (t->nb - 1)];
+	struct store_hnode **pp = &t->b[slot(t, key)];
 
 	for (; *pp; pp = &(*pp)->next) {
 		if (strcmp((*pp)->key, key) == 0) {
@@ -130,10 +245,15 @@ int64_t store_day_ms(int64_t ms)
 
 int store_init(struct store *st)
 {
+	struct store_hash_key k;
+	int rv;
+
 	memset(st, 0, sizeof(*st));
-	if (htab_init(&st->by_name) != 0)
+	if ((rv = store_hash_key_random(&k)) != 0)
+		return rv;
+	if (htab_init(&st->by_name, &k) != 0)
 		return CF_ENOMEM;
-	if (htab_init(&st->by_arn) != 0) {
+	if (htab_init(&st->by_arn, &k) != 0) {
 		htab_release(&st->by_name);
 		return CF_ENOMEM;
 	}

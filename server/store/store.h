@@ -1,7 +1,10 @@
 /*
  * store: the in-memory index of a region's secrets. Secrets are reachable by
  * name and by ARN through two hash tables (O(1) lookups on the hot read
- * path) and kept in a list in creation order (snapshots, listing). Each
+ * path; keyed SipHash-2-4 with a random per-store key, so caller-chosen
+ * names cannot be made to collide) and kept in a list in creation order
+ * (snapshots, listing, purges: everything observable walks the list, never
+ * the buckets, so stores with different keys behave identically). Each
  * secret holds its versions in creation order (ciphertext only), its staging
  * labels (at most STORE_MAX_LABELS, each on at most one version) and its
  * tags. The store also holds the wrapped KMS keys.
@@ -10,7 +13,9 @@
  * secret; every label points at a version of its own secret; nothing here
  * is plaintext. The store has no policy: the AWS rules (which label moves
  * where, limits, deletion) live in fsm/, which is the only writer.
- * Pure: no libuv, no raft, no clock, no RNG. Loop thread only.
+ * Pure: no libuv, no raft, no clock; the only randomness is the hash key
+ * drawn by store_init, which decides bucket placement and nothing else.
+ * Loop thread only.
  */
 #ifndef COFFER_STORE_STORE_H
 #define COFFER_STORE_STORE_H
@@ -91,7 +96,33 @@ struct store_kms_key {
 	int64_t created_ms;
 };
 
+/* ---- keyed hashing (SipHash-2-4), shared with touch.c */
+#define STORE_HASH_KEY_LEN 16
+
+struct store_hash_key {
+	uint64_t k0, k1;
+};
+
+/* Load a 128-bit key (SipHash's byte order: two little-endian words). */
+void store_hash_key(struct store_hash_key *k, const uint8_t raw[STORE_HASH_KEY_LEN]);
+/* A fresh random key from the CSPRNG. 0 or crypto_random's error. */
+int store_hash_key_random(struct store_hash_key *k);
+/* SipHash-2-4 of n bytes. */
+uint64_t store_siphash(const struct store_hash_key *k, const void *data, size_t n);
+
+/* The same, incrementally (hash of the concatenation of the updates). */
+struct store_sip {
+	uint64_t v0, v1, v2, v3;
+	uint64_t m;   /* pending bytes, little-endian */
+	unsigned nm;  /* how many */
+	uint64_t len;
+};
+void store_sip_init(struct store_sip *s, const struct store_hash_key *k);
+void store_sip_update(struct store_sip *s, const void *data, size_t n);
+uint64_t store_sip_final(struct store_sip *s);
+
 struct store_htab {
+	struct store_hash_key key;
 	struct store_hnode **b;
 	size_t nb;                 /* power of two */
 	size_t n;
@@ -107,7 +138,8 @@ struct store {
 	size_t n_keys;
 };
 
-/* Initialise an empty store. 0 or CF_ENOMEM. */
+/* Initialise an empty store with a fresh random hash key. 0, CF_ENOMEM or
+ * crypto_random's error. */
 int store_init(struct store *st);
 /* Free everything (wipes nothing secret: the store holds no plaintext). */
 void store_release(struct store *st);
@@ -164,5 +196,8 @@ void store_prune(struct store_secret *s, int64_t now_ms, size_t keep);
 int store_kms_add(struct store *st, const char *key_id, const char *alias,
 		  const uint8_t *wrapped, size_t wrapped_len, int64_t now_ms);
 const struct store_kms_key *store_kms_find(const struct store *st, const char *id_or_alias);
+
+/* Tests only: the bucket a key belongs in (depends on the table's key). */
+size_t store__slot(const struct store_htab *t, const char *key);
 
 #endif

@@ -10,33 +10,24 @@
 
 #include "util/errors.h"
 
-static uint64_t hash_key(const char *arn, const char *vid)
+/* arn NUL vid: unambiguous, since neither holds a NUL */
+static uint64_t hash_key(const struct store_touches *t, const char *arn, const char *vid)
 {
-	uint64_t h = 1469598103934665603ULL;
-	const char *k;
+	struct store_sip s;
 
-	for (k = arn; *k; k++) {
-		h ^= (unsigned char)*k;
-		h *= 1099511628211ULL;
-	}
-	h ^= 0xff; /* separator: no byte of a C string */
-	h *= 1099511628211ULL;
-	for (k = vid; *k; k++) {
-		h ^= (unsigned char)*k;
-		h *= 1099511628211ULL;
-	}
-	return h ^ (h >> 29);
+	store_sip_init(&s, &t->key);
+	store_sip_update(&s, arn, strlen(arn) + 1);
+	store_sip_update(&s, vid, strlen(vid));
+	return store_sip_final(&s);
 }
 
 void store_touches_release(struct store_touches *t)
 {
-	for (size_t i = 0; i < t->nb; i++) {
-		struct store_touch *e = t->b[i], *next;
+	struct store_touch *e = t->oldest, *next;
 
-		for (; e; e = next) {
-			next = e->next;
-			free(e);
-		}
+	for (; e; e = next) {
+		next = e->newer;
+		free(e);
 	}
 	free(t->b);
 	memset(t, 0, sizeof(*t));
@@ -59,15 +50,21 @@ const struct store_touch *store_touches_get(const struct store_touches *t, const
 					    const char *vid)
 {
 	vid = vid ? vid : "";
-	return find(t, arn, vid, hash_key(arn, vid));
+	if (t->nb == 0)
+		return NULL;
+	return find(t, arn, vid, hash_key(t, arn, vid));
 }
 
 static int grow(struct store_touches *t)
 {
 	size_t nb = t->nb ? t->nb * 2 : 64;
-	struct store_touch **b = calloc(nb, sizeof(*b));
+	struct store_touch **b;
+	int rv;
 
-	if (b == NULL)
+	/* the set is empty here: no entry was hashed under an older key */
+	if (t->nb == 0 && (rv = store_hash_key_random(&t->key)) != 0)
+		return rv;
+	if ((b = calloc(nb, sizeof(*b))) == NULL)
 		return t->nb ? 0 : CF_ENOMEM; /* longer chains are still correct */
 	for (size_t i = 0; i < t->nb; i++) {
 		struct store_touch *e = t->b[i], *next;
@@ -90,9 +87,12 @@ int store_touches_note(struct store_touches *t, const char *arn, const char *vid
 	struct store_touch *e;
 	size_t na, nv;
 	uint64_t h;
+	int rv;
 
 	vid = vid ? vid : "";
-	h = hash_key(arn, vid);
+	if (t->nb == 0 && (rv = grow(t)) != 0)
+		return rv;
+	h = hash_key(t, arn, vid);
 	if ((e = find(t, arn, vid, h)) != NULL) {
 		if (e->day_ms < day_ms) {
 			e->day_ms = day_ms;
@@ -102,8 +102,8 @@ int store_touches_note(struct store_touches *t, const char *arn, const char *vid
 	}
 	if (t->n >= STORE_TOUCHES_MAX)
 		return CF_ETOOBIG;
-	if (t->n >= t->nb && grow(t) != 0)
-		return CF_ENOMEM;
+	if (t->n >= t->nb && (rv = grow(t)) != 0)
+		return rv;
 	na = strlen(arn);
 	nv = strlen(vid);
 	if ((e = malloc(sizeof(*e) + na + nv + 2)) == NULL)
@@ -117,25 +117,43 @@ int store_touches_note(struct store_touches *t, const char *arn, const char *vid
 	e->hash = h;
 	e->next = t->b[h & (t->nb - 1)];
 	t->b[h & (t->nb - 1)] = e;
+	e->newer = NULL;
+	e->older = t->newest;
+	if (t->newest)
+		t->newest->newer = e;
+	else
+		t->oldest = e;
+	t->newest = e;
 	t->n++;
 	return 0;
 }
 
+static void unlink_free(struct store_touches *t, struct store_touch *e)
+{
+	struct store_touch **pp = &t->b[e->hash & (t->nb - 1)];
+
+	while (*pp != e)
+		pp = &(*pp)->next;
+	*pp = e->next;
+	if (e->older)
+		e->older->newer = e->newer;
+	else
+		t->oldest = e->newer;
+	if (e->newer)
+		e->newer->older = e->older;
+	else
+		t->newest = e->older;
+	free(e);
+	t->n--;
+}
+
 void store_touches_sweep(struct store_touches *t, store_touch_fn fn, void *arg)
 {
-	for (size_t i = 0; i < t->nb; i++) {
-		struct store_touch **pp = &t->b[i];
+	struct store_touch *e = t->oldest, *next;
 
-		while (*pp) {
-			struct store_touch *e = *pp;
-
-			if (fn(arg, e)) {
-				*pp = e->next;
-				free(e);
-				t->n--;
-			} else {
-				pp = &e->next;
-			}
-		}
+	for (; e; e = next) {
+		next = e->newer;
+		if (fn(arg, e))
+			unlink_free(t, e);
 	}
 }

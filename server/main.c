@@ -249,6 +249,7 @@ int main(int argc, char **argv)
 	struct node_member members[CONFIG_MAX_MEMBERS];
 	struct node_config ncfg;
 	struct node_fsm nfsm;
+	uint8_t *peer_key;
 	char errmsg[256] = "";
 	char prefix[96];
 	uv_loop_t loop;
@@ -300,12 +301,24 @@ int main(int argc, char **argv)
 	ncfg.heartbeat_timeout_ms = cfg.heartbeat_timeout_ms;
 	ncfg.snapshot_threshold = cfg.snapshot_threshold;
 	ncfg.snapshot_trailing = cfg.snapshot_trailing;
+	/* Every member holds the same root key: the raft port admits only
+	 * peers that prove they hold the key derived from it. */
+	peer_key = secmem_alloc(32);
+	if (peer_key == NULL || keyring_derive(s->kr, KMS_INFO_RAFT_PEER_AUTH, peer_key) != 0) {
+		secmem_free(peer_key);
+		loge("raft: cannot derive the peer-authentication key");
+		return 1;
+	}
+	ncfg.peer_key = peer_key;
 	nfsm.ctx = s->fsm;
 	nfsm.apply = fsm_apply_cb;
 	nfsm.result_free = fsm_result_free;
 	nfsm.snapshot = fsm_snapshot_cb;
 	nfsm.restore = fsm_restore_cb;
-	if (node_start(&loop, &ncfg, &nfsm, on_leader, s, &s->node, errmsg) != 0) {
+	rv = node_start(&loop, &ncfg, &nfsm, on_leader, s, &s->node, errmsg);
+	secmem_free(peer_key); /* wiped; the node holds its own copy */
+	ncfg.peer_key = NULL;
+	if (rv != 0) {
 		loge("raft: %s", errmsg);
 		return 1;
 	}

@@ -679,7 +679,9 @@ int node_start(uv_loop_t *loop, const struct node_config *cfg, const struct node
 	n->leader_cb = leader_cb;
 	n->data = data;
 
-	rv = node__transport_init(&n->transport, loop);
+	if (cfg->peer_key == NULL)
+		logw("raft: peer authentication disabled (no peer key)");
+	rv = node__transport_init(&n->transport, loop, cfg->peer_key);
 	if (rv != 0) {
 		snprintf(errmsg, ERRMSG_SIZE, "raft transport: out of memory");
 		free(n);

@@ -45,6 +45,12 @@ struct node_config {
 	unsigned heartbeat_timeout_ms; /* default 100 */
 	unsigned snapshot_threshold;   /* default 8192 */
 	unsigned snapshot_trailing;    /* default 2048 */
+	/* 32-byte peer-authentication key shared by every member of the region
+	 * (derived from the root key); borrowed: node_start copies it into the
+	 * secure heap, the caller wipes its own copy. The raft transport admits
+	 * only peers that prove they hold it. NULL = no peer authentication
+	 * (tests only; cofferd always sets it). */
+	const uint8_t *peer_key;
 };
 
 /* Leadership changes: leader=true only after the post-election barrier. */

@@ -15,7 +15,11 @@
  * field is at most KMS_FIELD_MAX bytes.
  *
  * The value-MAC key is HKDF-SHA256(ikm = KMS material, salt = 32 zero bytes,
- * info = "coffer-value-mac"), one output block (RFC 5869).
+ * info = "coffer-value-mac"), one output block (RFC 5869). keyring_derive
+ * gives the same construction over the root key with the caller's info
+ * (e.g. the raft peer-authentication key, info "coffer raft peer auth v1").
+ * Outputs under distinct info strings are independent keys; the root key
+ * itself stays an AES-GCM key only and never leaves the keyring.
  *
  * Unwrapped KMS material is cached by key id in the secure heap, together with
  * a copy of the wrapped blob it came from: a hit requires the same key id and
@@ -451,18 +455,42 @@ out:
 	return rv;
 }
 
-/* HKDF-SHA256 with one output block: PRK = HMAC(zeros, ikm); OKM = HMAC(PRK, info || 1). */
-static int derive_mac_key(const uint8_t ikm[CRYPTO_KEY_LEN], uint8_t okm[CRYPTO_KEY_LEN])
+/* HKDF-SHA256 (RFC 5869) with a zero salt and one output block:
+ * PRK = HMAC(zeros, ikm); OKM = HMAC(PRK, info || 1). */
+static int hkdf_block(const uint8_t ikm[CRYPTO_KEY_LEN], const char *info,
+		      uint8_t okm[CRYPTO_KEY_LEN])
 {
 	static const uint8_t salt[CRYPTO_SHA256_LEN] = {0};
-	static const uint8_t info[] = INFO_VALUE_MAC "\x01";
 	uint8_t prk[CRYPTO_SHA256_LEN];
+	uint8_t stack[KMS_AAD_STACK];
+	size_t n = strnlen(info, KMS_FIELD_MAX + 1);
 	int rv;
 
+	if (n > sizeof(stack) - 1)
+		return CF_EINVAL;
+	memcpy(stack, info, n);
+	stack[n] = 0x01;
 	rv = crypto_hmac_sha256(salt, sizeof(salt), ikm, CRYPTO_KEY_LEN, prk);
 	if (rv == 0)
-		rv = crypto_hmac_sha256(prk, sizeof(prk), info, sizeof(info) - 1, okm);
+		rv = crypto_hmac_sha256(prk, sizeof(prk), stack, n + 1, okm);
 	OPENSSL_cleanse(prk, sizeof(prk));
+	return rv;
+}
+
+static int derive_mac_key(const uint8_t ikm[CRYPTO_KEY_LEN], uint8_t okm[CRYPTO_KEY_LEN])
+{
+	return hkdf_block(ikm, INFO_VALUE_MAC, okm);
+}
+
+int keyring_derive(struct keyring *kr, const char *info, uint8_t out[32])
+{
+	int rv;
+
+	if (kr == NULL || info == NULL || info[0] == '\0' || out == NULL)
+		return CF_EINVAL;
+	rv = hkdf_block(kr->root, info, out);
+	if (rv != 0)
+		OPENSSL_cleanse(out, CRYPTO_KEY_LEN);
 	return rv;
 }
 

@@ -29,6 +29,14 @@ int keyring_open_mem(const uint8_t root[32], struct keyring **out);
 /* Wipe every key and free. NULL ok. */
 void keyring_free(struct keyring *kr);
 
+/* A purpose-bound key derived from the root key: HKDF-SHA256 (zero salt,
+ * one 32-byte block) with info as the label, e.g. KMS_INFO_RAFT_PEER_AUTH.
+ * Deterministic: every node holding the same root key derives the same
+ * bytes. out is key material: the caller wipes it (OPENSSL_cleanse).
+ * 0, CF_EINVAL (no/empty/overlong info), CF_ENOMEM, CF_ECRYPTO. */
+#define KMS_INFO_RAFT_PEER_AUTH "coffer raft peer auth v1"
+int keyring_derive(struct keyring *kr, const char *info, uint8_t out[32]);
+
 /* A KMS key as stored in the FSM. All fields borrowed. */
 struct kms_key_ref {
 	const char *key_id;     /* e.g. the key's UUID or ARN */

@@ -279,3 +279,116 @@ def test_planned_leader_stop_hands_over(cluster):
     print(f"leader {leader} stopped in {stopped * 1000:.0f} ms; "
           f"first write after {took * 1000:.0f} ms")
     assert took < 1.5, f"write took {took:.2f} s after a planned leader stop"
+
+
+def closed_within(s, seconds):
+    """True if the peer closes s within seconds; s is closed either way."""
+    import socket
+    s.settimeout(seconds)
+    try:
+        return s.recv(4096) == b""
+    except ConnectionResetError:
+        return True
+    except socket.timeout:
+        return False
+    finally:
+        s.close()
+
+
+def test_raft_port_admits_only_region_peers(cluster):
+    """The raft port authenticates peers with a key derived from the shared
+    root key: random bytes, the old unauthenticated handshake and a replayed
+    handshake are closed without reaching raft, a handshake computed from
+    the region's key (derived here from the spec) is accepted, the region
+    keeps serving, and the warnings name the peer but never key bytes."""
+    import hashlib
+    import hmac
+    import socket
+    import struct
+
+    proto = 0x32544652464f43  # "COFRT2"
+    root = open(os.path.join(cluster.dir, "shared", "root.key"), "rb").read()
+    prk = hmac.new(b"\0" * 32, root, hashlib.sha256).digest()
+    key = hmac.new(prk, b"coffer raft peer auth v1\x01", hashlib.sha256).digest()
+
+    def mac(k, role, nid, addr, nd, na):
+        msg = (b"coffer-raft-auth" + role + struct.pack("<QQ", nid, len(addr)) + addr
+               + nd + na)
+        return hmac.new(k, msg, hashlib.sha256).digest()
+
+    def recv_exact(s, n):
+        buf = b""
+        while len(buf) < n:
+            chunk = s.recv(n - len(buf))
+            if not chunk:
+                break
+            buf += chunk
+        return buf
+
+    def closed(s):
+        """True once the node closes the connection (EOF or reset)."""
+        s.settimeout(10)
+        try:
+            while s.recv(4096):
+                pass
+            return True
+        except ConnectionResetError:
+            return True
+        except socket.timeout:
+            return False
+        finally:
+            s.close()
+
+    nid = cluster.leader()
+    m = cluster.members[nid]
+    host, port = m["raft"].rsplit(":", 1)
+    target = (host, int(port))
+    me = b"127.0.0.1:1"
+
+    def hello(nd):
+        s = socket.create_connection(target, timeout=10)
+        s.sendall(struct.pack("<QQQ", proto, 9, len(me)) + me + nd)
+        hdr = recv_exact(s, 24)
+        p, aid, alen = struct.unpack("<QQQ", hdr)
+        assert p == proto and aid == nid
+        addr = recv_exact(s, alen)
+        assert addr == m["raft"].encode()
+        na = recv_exact(s, 32)
+        mac_a = recv_exact(s, 32)
+        assert mac_a == mac(key, b"A", aid, addr, nd, na)
+        return s, na
+
+    # random bytes; the old protocol-1 handshake with raft bytes behind it
+    for junk in (os.urandom(300),
+                 struct.pack("<QQQ", 0x31544652464f43, 9, len(me)) + me + b"RAFTDATA"):
+        s = socket.create_connection(target, timeout=10)
+        s.sendall(junk)
+        assert closed(s)
+
+    # a handshake with the region's key is accepted (raft holds it open)
+    nd = os.urandom(32)
+    s, na = hello(nd)
+    m3 = mac(key, b"D", 9, me, nd, na)
+    s.sendall(m3)
+    assert not closed_within(s, 0.5)
+
+    # replaying that M1 and M3 on a new connection: closed
+    s, _ = hello(nd)
+    s.sendall(m3)
+    assert closed(s)
+    # a dialer with another key: closed
+    s, na = hello(nd)
+    s.sendall(mac(os.urandom(32), b"D", 9, me, nd, na))
+    assert closed(s)
+
+    # the region still serves reads and writes
+    cluster.cli.json("create-secret", "--name", "auth/after", "--secret-string", "ok")
+    for other in cluster.members.values():
+        got = cluster.cli.json("get-secret-value", "--secret-id", "auth/after",
+                               endpoint=other["rpc"])
+        assert got["SecretString"] == "ok"
+    log = open(os.path.join(m["data"], "cofferd.log"), errors="replace").read()
+    assert "raft transport: peer 127.0.0.1:" in log, log[-2000:]
+    for secret in (root, key):
+        assert secret.hex() not in log
+

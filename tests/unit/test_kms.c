@@ -1,4 +1,5 @@
-/* Unit tests for kms/: keyring files, envelope seal/open, AAD binding, value MAC. */
+/* Unit tests for kms/: keyring files, envelope seal/open, AAD binding, value MAC,
+ * derived keys. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -262,6 +263,53 @@ static void test_value_mac(void **state)
 	free(w2);
 }
 
+static void test_derive(void **state)
+{
+	static const char info[] = KMS_INFO_RAFT_PEER_AUTH;
+	uint8_t root[32], root2[32], a[32], b[32], c[32], d[32], prk[32], m[64];
+	struct keyring *k1 = NULL, *k2 = NULL, *k3 = NULL;
+	const uint8_t zeros[32] = {0};
+
+	(void)state;
+	assert_string_equal(info, "coffer raft peer auth v1");
+	memset(root, 0x5a, sizeof root);
+	memset(root2, 0x5a, sizeof root2);
+	root2[31] ^= 1;
+	assert_int_equal(keyring_open_mem(root, &k1), 0);
+	assert_int_equal(keyring_open_mem(root, &k2), 0);
+	assert_int_equal(keyring_open_mem(root2, &k3), 0);
+
+	/* deterministic: same root and info, same key, on every "node" */
+	assert_int_equal(keyring_derive(k1, info, a), 0);
+	assert_int_equal(keyring_derive(k2, info, b), 0);
+	assert_memory_equal(a, b, 32);
+	assert_int_equal(keyring_derive(k1, info, b), 0);
+	assert_memory_equal(a, b, 32);
+	assert_memory_not_equal(a, root, 32);
+	assert_memory_not_equal(a, zeros, 32);
+
+	/* HKDF-SHA256, zero salt, one block: PRK = HMAC(0^32, root), OKM = HMAC(PRK, info || 1) */
+	assert_int_equal(crypto_hmac_sha256(zeros, 32, root, 32, prk), 0);
+	memcpy(m, info, sizeof info - 1);
+	m[sizeof info - 1] = 1;
+	assert_int_equal(crypto_hmac_sha256(prk, 32, m, sizeof info, c), 0);
+	assert_memory_equal(a, c, 32);
+
+	/* different info or a different root: unrelated keys */
+	assert_int_equal(keyring_derive(k1, "coffer raft peer auth v2", c), 0);
+	assert_memory_not_equal(a, c, 32);
+	assert_int_equal(keyring_derive(k3, info, d), 0);
+	assert_memory_not_equal(a, d, 32);
+	assert_memory_not_equal(c, d, 32);
+
+	/* info is required */
+	assert_int_equal(keyring_derive(k1, NULL, d), CF_EINVAL);
+	assert_int_equal(keyring_derive(k1, "", d), CF_EINVAL);
+	keyring_free(k1);
+	keyring_free(k2);
+	keyring_free(k3);
+}
+
 static void test_file_create_reopen(void **state)
 {
 	struct fix *f = *state;
@@ -356,6 +404,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_wrong_key_fails, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cache_checks_wrapped_blob, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_value_mac, setup, teardown),
+		cmocka_unit_test(test_derive),
 		cmocka_unit_test_setup_teardown(test_file_create_reopen, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_file_permissions, setup, teardown),
 	};

@@ -2,27 +2,35 @@
  * node: the real thing on loopback. One process, one libuv loop.
  *
  * test_transport: Coffer's raft transport by itself: the handshake carries
- * id and address to the acceptor, both ends have TCP_NODELAY, bytes sent
- * right behind the handshake stay in the socket for raft, bad handshakes are
- * dropped, and close cancels a dial in flight before its own callback.
+ * id and address to the acceptor and authenticates both ends with the peer
+ * key, both ends have TCP_NODELAY, bytes sent right behind the handshake
+ * stay in the socket for raft. Refused without a stream for raft: a dialer
+ * or an acceptor with another key, an acceptor with an unexpected id, a
+ * replayed handshake, a reflected MAC, the old (unauthenticated) protocol,
+ * garbage, an oversized address, an empty connection. A raw client checks
+ * the wire format and MACs against the spec in transport.h. A dial to a
+ * silent acceptor ends at the handshake deadline. Close cancels a dial in
+ * flight before its own callback.
  *
- * test_cluster: three nodes (data dirs under /tmp, ports from a random base
- * in 20000-40000, retried on EADDRINUSE) elect a leader within 10 s, apply
- * 1000 proposals with 64 in flight identically everywhere (batched: fewer
- * raft entries than commands), serve batched read barriers (fewer barriers
- * than reads), pipeline read barriers (several in flight) while every read
- * is answered only by a barrier issued after it arrived, print commits/s at
- * 1, 64 and 256 in flight, and close cleanly (uv_loop_close succeeds: no
- * handle left). Closing the leader with proposals in flight and queued
- * hands leadership over: a new leader within 300 ms of the close callback
- * and within the election timeout of node_close (without the handover it
- * took 1.7-3 s), every proposal called back exactly once.
+ * test_cluster: three nodes sharing a peer key (data dirs under /tmp, ports
+ * from a random base in 20000-40000, retried on EADDRINUSE) elect a leader
+ * within 10 s, apply 1000 proposals with 64 in flight identically everywhere
+ * (batched: fewer raft entries than commands), serve batched read barriers
+ * (fewer barriers than reads), pipeline read barriers (several in flight)
+ * while every read is answered only by a barrier issued after it arrived,
+ * print commits/s at 1, 64 and 256 in flight, and close cleanly
+ * (uv_loop_close succeeds: no handle left). Closing the leader with
+ * proposals in flight and queued hands leadership over: a new leader within
+ * 300 ms of the close callback and within the election timeout of node_close
+ * (without the handover it took 1.7-3 s), every proposal called back exactly
+ * once.
  * A watchdog bounds every wait.
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <errno.h>
 #include <ftw.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -44,6 +52,7 @@
 #include "node/node.h"
 #include "node/node_int.h"
 #include "node/transport.h"
+#include "crypto/crypto.h"
 #include "util/errors.h"
 
 #define N 3
@@ -218,65 +227,187 @@ static void put64le(uint8_t *p, uint64_t v)
 		p[i] = (uint8_t)(v >> (8 * i));
 }
 
-/* A raw client: handshake and payload in ONE write. */
-static int raw_send(unsigned port, uint64_t protocol, const char *addr, const char *payload)
+static uint64_t get64le(const uint8_t *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 7; i >= 0; i--)
+		v = v << 8 | p[i];
+	return v;
+}
+
+#define OLD_PROTOCOL UINT64_C(0x31544652464f43) /* "COFRT1": before peer auth */
+
+static const uint8_t KEY[32] = "0123456789abcdef0123456789abcde";  /* the region's */
+static const uint8_t KEY2[32] = "0123456789abcdef0123456789abcdX"; /* another region's */
+
+/* The MAC as the protocol defines it, written independently of transport.c:
+ * HMAC(key, "coffer-raft-auth" || role || u64 id || u64 alen || addr || nd || na). */
+static void spec_mac(const uint8_t *key, char role, uint64_t id, const char *addr,
+		     const uint8_t *nd, const uint8_t *na, uint8_t out[32])
+{
+	uint8_t m[512];
+	size_t n = 0, alen = strlen(addr);
+
+	memcpy(m, "coffer-raft-auth", 16);
+	n = 16;
+	m[n++] = (uint8_t)role;
+	put64le(m + n, id);
+	put64le(m + n + 8, alen);
+	n += 16;
+	memcpy(m + n, addr, alen);
+	n += alen;
+	memcpy(m + n, nd, 32);
+	memcpy(m + n + 32, na, 32);
+	n += 64;
+	assert_int_equal(crypto_hmac_sha256(key, 32, m, n, out), 0);
+}
+
+static int raw_connect(unsigned port)
 {
 	struct sockaddr_in sa;
-	uint8_t buf[256];
-	size_t alen = strlen(addr), plen = strlen(payload);
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
 
 	memset(&sa, 0, sizeof sa);
 	sa.sin_family = AF_INET;
 	sa.sin_port = htons((uint16_t)port);
 	sa.sin_addr.s_addr = htonl(0x7f000001);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0)
-		return -1;
-	put64le(buf, protocol);
-	put64le(buf + 8, 9);
-	put64le(buf + 16, alen);
-	memcpy(buf + 24, addr, alen);
-	memcpy(buf + 24 + alen, payload, plen);
-	if (write(fd, buf, 24 + alen + plen) != (ssize_t)(24 + alen + plen)) {
-		close(fd);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+		if (fd >= 0)
+			close(fd);
 		return -1;
 	}
 	return fd;
 }
 
+static void raw_write(int fd, const void *p, size_t n)
+{
+	assert_int_equal(write(fd, p, n), (ssize_t)n);
+}
+
+/* M1: [u64 protocol][u64 id][u64 alen][addr][nonce_d] */
+static size_t raw_m1(uint8_t *buf, uint64_t protocol, uint64_t id, const char *addr,
+		     const uint8_t nd[32])
+{
+	size_t alen = strlen(addr);
+
+	put64le(buf, protocol);
+	put64le(buf + 8, id);
+	put64le(buf + 16, alen);
+	memcpy(buf + 24, addr, alen);
+	memcpy(buf + 24 + alen, nd, 32);
+	return 24 + alen + 32;
+}
+
+/* Non-blocking reads of a raw socket while the loop runs. */
+struct rawrd {
+	int fd;
+	uint8_t buf[512];
+	size_t got, want;
+	bool eof; /* EOF or reset: the transport closed it */
+};
+
+static bool pred_raw(void *arg)
+{
+	struct rawrd *r = arg;
+
+	while (r->got < r->want && !r->eof) {
+		ssize_t n = recv(r->fd, r->buf + r->got, r->want - r->got, MSG_DONTWAIT);
+		if (n > 0)
+			r->got += (size_t)n;
+		else if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
+			r->eof = true;
+		else
+			break;
+	}
+	return r->got >= r->want || r->eof;
+}
+
+/* Read M2 from the acceptor at acc_addr (id acc_id); check it against the
+ * spec and return nonce_a. */
+static void raw_read_m2(struct rawrd *r, int fd, uint64_t acc_id, const char *acc_addr,
+			const uint8_t *nd, const uint8_t *key, uint8_t na[32])
+{
+	size_t alen = strlen(acc_addr);
+	uint8_t mac[32];
+
+	memset(r, 0, sizeof *r);
+	r->fd = fd;
+	r->want = 24 + alen + 64;
+	assert_true(run_until(pred_raw, r, 5000));
+	assert_false(r->eof);
+	assert_true(get64le(r->buf) == NODE_TRANSPORT_PROTOCOL);
+	assert_true(get64le(r->buf + 8) == acc_id);
+	assert_true(get64le(r->buf + 16) == alen);
+	assert_memory_equal(r->buf + 24, acc_addr, alen);
+	memcpy(na, r->buf + 24 + alen, 32);
+	spec_mac(key, 'A', acc_id, acc_addr, nd, na, mac);
+	assert_memory_equal(r->buf + 24 + alen + 32, mac, 32);
+}
+
+/* The transport must close fd without having called accept. */
+static void expect_refused(int fd, int accepted_before)
+{
+	struct rawrd r;
+
+	memset(&r, 0, sizeof r);
+	r.fd = fd;
+	r.want = sizeof r.buf;
+	assert_true(run_until(pred_raw, &r, 5000));
+	assert_true(r.eof);
+	assert_int_equal(T.accepted, accepted_before);
+	close(fd);
+}
+
+static void t_close(struct raft_uv_transport *t)
+{
+	T.closed = 0;
+	t->close(t, t_close_cb);
+	assert_true(run_until(t_pred_closed, NULL, 5000));
+	T.closed = 0;
+}
+
 static void test_transport(void **state)
 {
-	struct raft_uv_transport a, b;
+	struct raft_uv_transport a, b, c;
 	struct raft_uv_connect req, req2;
-	char addr_a[32], addr_b[32];
+	char addr_a[32], addr_b[32], addr_c[32];
 	unsigned port = 0;
-	int rv = -1, want;
-	size_t want_len;
+	int rv = -1, want, fd;
+	size_t want_len, n;
+	uint8_t nd[32], na[32], m[512], m3[32], old_m1[128];
+	size_t old_m1_len;
+	struct rawrd r;
 
 	(void)state;
 	memset(&T, 0, sizeof T);
-	assert_int_equal(node__transport_init(&a, &loop), 0);
-	assert_int_equal(node__transport_init(&b, &loop), 0);
+	assert_int_equal(node__transport_init(&a, &loop, KEY), 0);
+	assert_int_equal(node__transport_init(&b, &loop, KEY), 0);
+	assert_int_equal(node__transport_init(&c, &loop, KEY2), 0);
 	assert_int_equal(a.version, 1);
 	for (int attempt = 0; attempt < 20 && rv != 0; attempt++) {
 		port = random_port_base();
 		snprintf(addr_a, sizeof addr_a, "127.0.0.1:%u", port);
 		snprintf(addr_b, sizeof addr_b, "127.0.0.1:%u", port + 1);
+		snprintf(addr_c, sizeof addr_c, "127.0.0.1:%u", port + 2);
 		assert_int_equal(a.init(&a, 1, addr_a), 0);
 		assert_int_equal(b.init(&b, 2, addr_b), 0);
+		assert_int_equal(c.init(&c, 3, addr_c), 0);
 		rv = b.listen(&b, t_accept_cb);
-		if (rv != 0) { /* port taken: the listener closes itself */
-			assert_non_null(strstr(b.errmsg, "address already in use"));
-			b.close(&b, t_close_cb);
-			assert_true(run_until(t_pred_closed, NULL, 2000));
-			T.closed = 0;
+		if (rv == 0)
+			rv = c.listen(&c, t_accept_cb);
+		if (rv != 0) { /* port taken: the listeners close themselves */
+			t_close(&b);
+			t_close(&c);
 			node__transport_release(&b);
-			assert_int_equal(node__transport_init(&b, &loop), 0);
+			node__transport_release(&c);
+			assert_int_equal(node__transport_init(&b, &loop, KEY), 0);
+			assert_int_equal(node__transport_init(&c, &loop, KEY2), 0);
 		}
 	}
 	assert_int_equal(rv, 0);
 
-	/* dial: id and address arrive, both sockets have TCP_NODELAY */
+	/* same key: id and address arrive, both sockets have TCP_NODELAY */
 	assert_int_equal(a.connect(&a, &req, 2, addr_b, t_connect_cb), 0);
 	assert_true(run_until(t_pred_both, NULL, 5000));
 	assert_int_equal(T.connect_status, 0);
@@ -287,13 +418,48 @@ static void test_transport(void **state)
 	uv_close((uv_handle_t *)T.connected_stream, free_stream);
 	uv_close((uv_handle_t *)T.accepted_stream, free_stream);
 
-	/* bytes right behind the handshake are left for raft to read */
-	int fd = raw_send(port + 1, NODE_TRANSPORT_PROTOCOL, "127.0.0.1:1", "RAFTDATA");
+	/* a dialer with another key (c) is refused by the acceptor (b): no
+	 * accept, and c refuses b as well (no stream for raft either) */
+	T.connected = 0;
+	assert_int_equal(c.connect(&c, &req, 2, addr_b, t_connect_cb), 0);
+	assert_true(run_until(t_pred_connected, NULL, 5000));
+	assert_int_equal(T.connect_status, RAFT_NOCONNECTION);
+	assert_null(T.connected_stream);
+	want = 2;
+	assert_false(run_until(t_pred_accepted, &want, 200));
+
+	/* and vice versa: the acceptor (c) has another key */
+	T.connected = 0;
+	assert_int_equal(a.connect(&a, &req, 3, addr_c, t_connect_cb), 0);
+	assert_true(run_until(t_pred_connected, NULL, 5000));
+	assert_int_equal(T.connect_status, RAFT_NOCONNECTION);
+	assert_null(T.connected_stream);
+	assert_false(run_until(t_pred_accepted, &want, 200));
+
+	/* the acceptor is not the node raft asked for: refused */
+	T.connected = 0;
+	assert_int_equal(a.connect(&a, &req, 7, addr_b, t_connect_cb), 0);
+	assert_true(run_until(t_pred_connected, NULL, 5000));
+	assert_int_equal(T.connect_status, RAFT_NOCONNECTION);
+	assert_false(run_until(t_pred_accepted, &want, 200));
+
+	/* a raw client speaking the protocol from its spec; bytes right
+	 * behind M3 are left for raft to read */
+	memset(nd, 0x11, sizeof nd);
+	fd = raw_connect(port + 1);
 	assert_true(fd >= 0);
+	old_m1_len = raw_m1(old_m1, NODE_TRANSPORT_PROTOCOL, 9, "127.0.0.1:1", nd);
+	raw_write(fd, old_m1, old_m1_len);
+	raw_read_m2(&r, fd, 2, addr_b, nd, KEY, na);
+	spec_mac(KEY, 'D', 9, "127.0.0.1:1", nd, na, m3);
+	memcpy(m, m3, 32);
+	memcpy(m + 32, "RAFTDATA", 8);
+	raw_write(fd, m, 40);
 	want = 2;
 	assert_true(run_until(t_pred_accepted, &want, 5000));
 	assert_int_equal(T.peer_id, 9);
 	assert_string_equal(T.peer_addr, "127.0.0.1:1");
+	assert_true(nodelay(T.accepted_stream));
 	assert_int_equal(uv_read_start(T.accepted_stream, t_alloc, t_read), 0);
 	want_len = 8;
 	assert_true(run_until(t_pred_got, &want_len, 5000));
@@ -301,18 +467,98 @@ static void test_transport(void **state)
 	uv_close((uv_handle_t *)T.accepted_stream, free_stream);
 	close(fd);
 
-	/* a wrong protocol never reaches raft */
-	fd = raw_send(port + 1, 1 /* libraft's stock handshake */, "x:1", "");
+	/* replay: the same M1 and M3 on a new connection (fresh nonce_a) */
+	fd = raw_connect(port + 1);
 	assert_true(fd >= 0);
-	want = 3;
-	assert_false(run_until(t_pred_accepted, &want, 300));
-	close(fd);
+	raw_write(fd, old_m1, old_m1_len);
+	raw_read_m2(&r, fd, 2, addr_b, nd, KEY, na);
+	raw_write(fd, m3, 32);
+	expect_refused(fd, 2);
+
+	/* reflection: announce the acceptor's own id and address and send its
+	 * MAC back as ours */
+	fd = raw_connect(port + 1);
+	assert_true(fd >= 0);
+	n = raw_m1(m, NODE_TRANSPORT_PROTOCOL, 2, addr_b, nd);
+	raw_write(fd, m, n);
+	raw_read_m2(&r, fd, 2, addr_b, nd, KEY, na);
+	raw_write(fd, r.buf + 24 + strlen(addr_b) + 32, 32);
+	expect_refused(fd, 2);
+
+	/* a raw dialer with another key: refused after M3 */
+	fd = raw_connect(port + 1);
+	assert_true(fd >= 0);
+	raw_write(fd, old_m1, old_m1_len);
+	raw_read_m2(&r, fd, 2, addr_b, nd, KEY, na);
+	spec_mac(KEY2, 'D', 9, "127.0.0.1:1", nd, na, m3);
+	raw_write(fd, m3, 32);
+	expect_refused(fd, 2);
+
+	/* the old handshake (protocol 1, no auth) with raft bytes behind it,
+	 * libraft's stock handshake, garbage, an oversized address: refused
+	 * without an answer */
+	{
+		static const uint64_t protos[] = {OLD_PROTOCOL, 1};
+		for (size_t i = 0; i < 2; i++) {
+			fd = raw_connect(port + 1);
+			assert_true(fd >= 0);
+			put64le(m, protos[i]);
+			put64le(m + 8, 9);
+			put64le(m + 16, 11);
+			memcpy(m + 24, "127.0.0.1:1RAFTDATA", 19);
+			raw_write(fd, m, 43);
+			expect_refused(fd, 2);
+		}
+	}
+	fd = raw_connect(port + 1);
+	assert_true(fd >= 0);
+	assert_int_equal(crypto_random(m, 200), 0);
+	raw_write(fd, m, 200);
+	expect_refused(fd, 2);
+	fd = raw_connect(port + 1);
+	assert_true(fd >= 0);
+	put64le(m, NODE_TRANSPORT_PROTOCOL);
+	put64le(m + 8, 9);
+	put64le(m + 16, NODE_TRANSPORT_MAX_ADDR + 1);
+	memset(m + 24, 'x', 300);
+	raw_write(fd, m, 324);
+	expect_refused(fd, 2);
+	/* a client that says nothing and leaves */
+	fd = raw_connect(port + 1);
+	assert_true(fd >= 0);
+	shutdown(fd, SHUT_WR);
+	expect_refused(fd, 2);
+
+	/* an acceptor that never answers: the dial gives up after the
+	 * handshake deadline */
+	{
+		struct sockaddr_in sa;
+		socklen_t salen = sizeof sa;
+		char silent[32];
+		int lfd = socket(AF_INET, SOCK_STREAM, 0);
+
+		memset(&sa, 0, sizeof sa);
+		sa.sin_family = AF_INET;
+		sa.sin_addr.s_addr = htonl(0x7f000001);
+		assert_true(lfd >= 0);
+		assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof sa), 0);
+		assert_int_equal(listen(lfd, 4), 0);
+		assert_int_equal(getsockname(lfd, (struct sockaddr *)&sa, &salen), 0);
+		snprintf(silent, sizeof silent, "127.0.0.1:%u", (unsigned)ntohs(sa.sin_port));
+		T.connected = 0;
+		assert_int_equal(a.connect(&a, &req, 2, silent, t_connect_cb), 0);
+		assert_false(run_until(t_pred_connected, NULL, NODE_TRANSPORT_HANDSHAKE_MS - 500));
+		assert_true(run_until(t_pred_connected, NULL, 2000));
+		assert_int_equal(T.connect_status, RAFT_NOCONNECTION);
+		close(lfd);
+	}
 
 	/* close with a dial in flight (host name: still resolving or
 	 * connecting): its callback fires first, with RAFT_CANCELED */
 	T.connected = 0;
 	T.connect_status = 0;
 	T.connect_cbs_before_close = 0;
+	T.connected_stream = NULL;
 	assert_int_equal(a.connect(&a, &req2, 2, addr_b, t_connect_cb), 0);
 	a.close(&a, t_close_cb);
 	assert_true(run_until(t_pred_closed, NULL, 5000));
@@ -321,14 +567,15 @@ static void test_transport(void **state)
 	assert_int_equal(T.connect_cbs_before_close, 1);
 	assert_null(T.connected_stream);
 	T.closed = 0;
-	b.close(&b, t_close_cb);
-	assert_true(run_until(t_pred_closed, NULL, 5000));
+	t_close(&b);
+	t_close(&c);
 	node__transport_release(&a);
 	node__transport_release(&b);
+	node__transport_release(&c);
 
 	/* a dial resolving a host name, cancelled likewise */
 	memset(&T, 0, sizeof T);
-	assert_int_equal(node__transport_init(&a, &loop), 0);
+	assert_int_equal(node__transport_init(&a, &loop, KEY), 0);
 	assert_int_equal(a.init(&a, 1, addr_a), 0);
 	assert_int_equal(a.connect(&a, &req, 2, "localhost:1", t_connect_cb), 0);
 	a.close(&a, t_close_cb);
@@ -480,6 +727,7 @@ static void start_cluster(void)
 				.data_dir = M[i].dir,
 				.members = members,
 				.n_members = N,
+				.peer_key = KEY,
 			};
 			struct node_fsm fsm = {
 				.ctx = &M[i].kv,

@@ -325,6 +325,19 @@ static int adapterApply(struct raft_fsm *fsm, const struct raft_buffer *buf, voi
 	if (node__batch_check(buf->base, buf->len, &proposer, &count) == 0)
 		return apply_batch(a, buf, proposer, count);
 	a->resume = false;
+	if (buf->len >= 4 && (get32(buf->base) & 0x00ffffffu) == (NODE_ENTRY_MAGIC & 0x00ffffffu) &&
+	    get32(buf->base) != NODE_ENTRY_MAGIC && get32(buf->base) != NODE_BATCH_MAGIC) {
+		/* "CFE<n>" from a newer Coffer: skipping it would let this node's
+		 * state diverge, so stop applying here (raft retries the entry)
+		 * until the binary is upgraded. */
+		if (!a->warned_version) {
+			loge("raft: entry format 'CFE%c' is newer than this cofferd; "
+			     "upgrade it (applying is stopped to avoid divergence)",
+			     ((const char *)buf->base)[3]);
+			a->warned_version = true;
+		}
+		return RAFT_IOERR;
+	}
 	if (node__entry_decode(buf->base, buf->len, &proposer, &seq, &cmd, &len) != 0) {
 		a->n_malformed++;
 		logw("raft: skipping malformed entry of %zu bytes", buf->len);

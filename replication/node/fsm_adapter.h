@@ -128,6 +128,7 @@ struct node_adapter {
 	bool resume;
 	uint64_t resume_proposer, resume_seq;
 	unsigned resume_at;
+	bool warned_version; /* an entry from a newer format was refused */
 };
 
 /* Fill a->raft_fsm from fsm (copied). id: the node's raft id. */

@@ -110,7 +110,18 @@ static int write_dev_env(struct server *s)
 
 static int fsm_apply_cb(void *ctx, const uint8_t *cmd, size_t n, void **result)
 {
-	return fsm_apply(ctx, cmd, n, result);
+	int rv = fsm_apply(ctx, cmd, n, result);
+
+	/* fsm_apply fails only on out-of-memory, possibly half-way through a
+	 * command: retrying on that state could diverge from the other
+	 * replicas. Stop; a restart replays the snapshot and the log. */
+	if (rv != 0) {
+		loge("fatal: applying a committed command failed (%s); stopping so that a "
+		     "restart replays the log",
+		     cf_strerror(rv));
+		abort();
+	}
+	return 0;
 }
 static int fsm_snapshot_cb(void *ctx, uint8_t **buf, size_t *n)
 {
@@ -164,7 +175,7 @@ static void on_tick(uv_timer_t *t)
 {
 	struct server *s = t->data;
 
-	peers_tick(s, server_now_ms());
+	peers_tick(s, uv_now(s->loop));
 	housekeeping(s);
 }
 

@@ -583,13 +583,17 @@ static int entry_submit(struct node_adapter *a, struct raft *r, struct node_prop
 	last = raft_last_index(r);
 	rv = raft_apply(r, &e->req, &buf, 1, entryCb);
 	if (rv != 0) {
-		/* 0.22.1 frees the buffer itself once the entry reached its
-		 * log (an io failure after that); earlier rejections such as
-		 * RAFT_NOTLEADER leave it to us. The log grew iff it got in. */
-		if (raft_last_index(r) == last)
+		/* 0.22.1 frees the buffer itself once the entry was submitted to
+		 * its log (an io failure after that); earlier rejections such
+		 * as RAFT_NOTLEADER leave it to us. raft_last_index grows on
+		 * submission: if it grew, the entry may still commit, so the
+		 * outcome is unknown to the proposers, not a definite error. */
+		int grew = raft_last_index(r) != last;
+
+		if (!grew)
 			raft_free(buf.base);
 		free(e);
-		return node__raft_error(rv);
+		return grew ? CF_ELEADERSHIPLOST : node__raft_error(rv);
 	}
 	return 0;
 }

@@ -207,6 +207,7 @@ static void reads_fail_all(struct node *n, int status)
 static void maybe_finish_close(struct node *n);
 
 static void batch_cb(struct raft_barrier *req, int status);
+static void want_flush(struct node *n);
 
 /* Issue one barrier for everything waiting (see the invariant on top). */
 static int batch_issue(struct node *n)
@@ -271,11 +272,14 @@ static void batch_cb(struct raft_barrier *req, int status)
 	if (b->attached)
 		batch_detach(n, b);
 	free(b);
-	/* Reads queued meanwhile are issued by the check of this iteration
-	 * (we are inside polling); a slot just became free for them. */
 	n->answering = number;
 	reads_answer(n, done, st);
 	n->answering = 0;
+	/* libraft fires this from its own prepare/check handles, possibly after
+	 * our check ran: make sure reads waiting for the slot just freed are
+	 * issued without sleeping until the next heartbeat. */
+	if (n->waiting.head != NULL && n->close_state == C_OPEN)
+		want_flush(n);
 	maybe_finish_close(n);
 }
 

@@ -142,6 +142,7 @@ static void flush(struct http_conn *hc)
 		hc->continue_wanted = false;
 		if (net_conn_write(hc->conn, (const uint8_t *)cont, sizeof(cont) - 1) != 0) {
 			hc->closing = true;
+			net_conn_close(hc->conn);
 		} else if (hc->deadline_on) {
 			/* the body's time starts now: earlier answers were ours to wait for */
 			net_conn_set_deadline(hc->conn, request_timeout_ms, on_deadline);

@@ -9,7 +9,9 @@
 #include <stdint.h>
 
 #define FRAME_HEADER_LEN 4
-#define FRAME_DEFAULT_CAP (256u * 1024u)
+/* Requests (including AWS-endpoint bodies of up to 1 MiB relayed by a
+ * follower) and answers (BatchGetSecretValue: 20 values of 64 KiB) fit. */
+#define FRAME_DEFAULT_CAP (2u * 1024u * 1024u)
 
 struct frame_decoder {
 	size_t cap;      /* largest body accepted */

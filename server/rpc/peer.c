@@ -19,7 +19,7 @@
 #include "util/log.h"
 
 #define PEER_CALL_TIMEOUT_MS 10000
-#define PEER_FRAME_CAP FRAME_DEFAULT_CAP
+#define PEER_FRAME_CAP (2u * FRAME_DEFAULT_CAP) /* answers from the leader: trusted */
 
 static void fail_call(struct call *call, const char *why)
 {
@@ -100,11 +100,21 @@ static void peer_open(struct net_conn *conn)
 	struct call *c, *next;
 
 	p->open = true;
-	for (c = p->pending; c != NULL; c = next) {
-		next = c->next;
-		if (!c->sent && send_call(p, c) != 0) {
-			take_pending(p, c->peer_id);
-			fail_call(c, "write failed");
+	/* the list is newest first: send the queued calls oldest first, so a
+	 * client's pipelined calls reach the leader in the order it sent them */
+	for (;;) {
+		struct call *oldest = NULL;
+
+		for (c = p->pending; c != NULL; c = next) {
+			next = c->next;
+			if (!c->sent)
+				oldest = c;
+		}
+		if (oldest == NULL)
+			break;
+		if (send_call(p, oldest) != 0) {
+			take_pending(p, oldest->peer_id);
+			fail_call(oldest, "write failed");
 		}
 	}
 }
@@ -177,7 +187,7 @@ void peer_send(struct server *s, uint64_t member_id, struct call *call)
 		p->open = false;
 	}
 	call->peer_id = ++p->next_id;
-	call->deadline_ms = server_now_ms() + PEER_CALL_TIMEOUT_MS;
+	call->deadline_ms = uv_now(s->loop) + PEER_CALL_TIMEOUT_MS; /* monotonic */
 	call->sent = false;
 	call->next = p->pending;
 	p->pending = call;

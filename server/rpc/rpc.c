@@ -29,9 +29,15 @@
 
 #define RPC_FRAME_CAP FRAME_DEFAULT_CAP
 
+/* Calls in flight per connection before reading pauses (bounds the memory
+ * one client can pin; resumes below half). */
+#define RPC_MAX_INFLIGHT 1024
+
 struct rpc_conn {
 	struct server *s;
 	struct frame_decoder dec;
+	unsigned inflight;
+	bool paused;
 };
 
 uint64_t server_now_ms(void)
@@ -46,8 +52,17 @@ void call_free(struct call *call)
 {
 	if (call == NULL)
 		return;
-	if (call->conn != NULL)
+	if (call->conn != NULL) {
+		struct rpc_conn *rc = net_conn_get_user(call->conn);
+
+		/* NULL once the connection closed (on_close detaches it) */
+		if (rc != NULL && rc->inflight > 0 && --rc->inflight < RPC_MAX_INFLIGHT / 2 &&
+		    rc->paused) {
+			rc->paused = false;
+			net_conn_resume_read(call->conn);
+		}
 		net_conn_unref(call->conn);
+	}
 	secbuf_free(&call->payload);
 	secbuf_free(&call->envelope);
 	free(call);
@@ -294,8 +309,17 @@ static int handle_frame(void *data, const uint8_t *body, size_t len)
 	call->start_ns = mono_ns();
 	net_conn_ref(conn);
 	call->call_id = env->call_id;
+	if (++rc->inflight >= RPC_MAX_INFLIGHT && !rc->paused) {
+		rc->paused = true;
+		net_conn_pause_read(conn);
+	}
 	op_name = env->operation ? env->operation : "";
-	snprintf(call->op_name, sizeof(call->op_name), "%s", op_name);
+	/* metrics label: client-chosen names only when they name an operation */
+	snprintf(call->op_name, sizeof(call->op_name), "%s",
+		 api_find(op_name) != NULL || strcmp(op_name, "NodeStatus") == 0 ||
+				 strcmp(op_name, "ClusterStatus") == 0
+			 ? op_name
+			 : "unknown");
 	forwarded = env->has_forwarded && env->forwarded;
 
 	if (env->auth == NULL) {

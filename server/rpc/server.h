@@ -115,7 +115,7 @@ void peers_init(struct server *s);
 /* Send call to member id (relay or internal). Takes ownership of call: on
  * failure the call is answered with ServiceUnavailableException. */
 void peer_send(struct server *s, uint64_t member_id, struct call *call);
-/* Fail calls whose deadline passed. */
+/* Fail calls whose deadline (uv_now, monotonic ms) passed. */
 void peers_tick(struct server *s, uint64_t now_ms);
 void peers_close(struct server *s);
 

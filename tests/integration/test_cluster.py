@@ -392,3 +392,25 @@ def test_raft_port_admits_only_region_peers(cluster):
     for secret in (root, key):
         assert secret.hex() not in log
 
+
+
+def test_large_answers_relay_through_a_follower(cluster):
+    """A BatchGetSecretValue answer far above the old 256 KiB frame cap is
+    relayed from the leader through a follower intact, and the follower's
+    link keeps serving other calls."""
+    cli = cluster.cli
+    leader = cluster.leader()
+    follower = next(n for n in cluster.members if n != leader)
+    fep = cluster.members[follower]["rpc"]
+    values = {}
+    for i in range(6):
+        v = (f"{i}" * 60000)[:60000]
+        values[f"big/{i}"] = v
+        cli.json("create-secret", "--name", f"big/{i}", "--secret-string", v,
+                 "--client-request-token", str(uuid.uuid4()), endpoint=fep)
+    out = cli.json("batch-get-secret-value", "--secret-id-list", *values, endpoint=fep)
+    assert out["Errors"] == []
+    got = {e["Name"]: e["SecretString"] for e in out["SecretValues"]}
+    assert got == values
+    assert cli.json("get-secret-value", "--secret-id", "big/0", endpoint=fep)["SecretString"] \
+        == values["big/0"]

@@ -43,7 +43,7 @@
 #define COFFER_ESERVICE (-100) /* the service answered with an AWS error */
 #define COFFER_EAGAIN (-101)   /* connection send buffer full; process, then retry */
 
-#define COFFER_MAX_FRAME (256u * 1024u)
+#define COFFER_MAX_FRAME (2u * 1024u * 1024u) /* matches the server's frame cap */
 #define COFFER_MAX_ENDPOINTS 16
 
 /* The AWS error an operation failed with, or the transport failure. */

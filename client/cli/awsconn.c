@@ -93,65 +93,6 @@ static void fail_all(struct aws_conn *conn, int code, const char *what)
 	}
 }
 
-static int wait_fd(int fd, short events, int64_t deadline)
-{
-	struct pollfd pfd = {.fd = fd, .events = events};
-
-	for (;;) {
-		int64_t left = deadline - now_ms();
-		int n;
-
-		if (left <= 0)
-			return COFFER_ETIMEOUT;
-		n = poll(&pfd, 1, (int)(left > 60000 ? 60000 : left));
-		if (n > 0)
-			return 0;
-		if (n < 0 && errno != EINTR)
-			return COFFER_EIO;
-	}
-}
-
-static int tcp_connect(const struct aws_endpoint *ep, int64_t deadline, int *fd_out,
-                       struct coffer_error *err)
-{
-	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
-	struct addrinfo *res = NULL, *ai;
-	int rv, fd, one = 1;
-
-	rv = getaddrinfo(ep->host, ep->port, &hints, &res);
-	if (rv != 0)
-		return set_err(err, COFFER_EIO, "resolve '%s': %s", ep->url, gai_strerror(rv));
-	rv = set_err(err, COFFER_EIO, "connect '%s': no address", ep->url);
-	for (ai = res; ai != NULL; ai = ai->ai_next) {
-		int soerr = 0;
-		socklen_t sl = sizeof(soerr);
-
-		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
-		            ai->ai_protocol);
-		if (fd < 0)
-			continue;
-		if (connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
-			if (errno != EINPROGRESS)
-				soerr = errno;
-			else if ((rv = wait_fd(fd, POLLOUT, deadline)) != 0)
-				soerr = rv == COFFER_ETIMEOUT ? ETIMEDOUT : EIO;
-			else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) != 0)
-				soerr = errno;
-		}
-		if (soerr == 0) {
-			(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-			*fd_out = fd;
-			rv = 0;
-			break;
-		}
-		rv = set_err(err, soerr == ETIMEDOUT ? COFFER_ETIMEOUT : COFFER_EIO,
-		             "connect '%s': %s", ep->url, strerror(soerr));
-		close(fd);
-	}
-	freeaddrinfo(res);
-	return rv;
-}
-
 void *aws_tls_context(const char *ca_file, struct coffer_error *err)
 {
 	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
@@ -176,50 +117,6 @@ void *aws_tls_context(const char *ca_file, struct coffer_error *err)
 	return ctx;
 }
 
-static int is_ip(const char *host)
-{
-	struct in6_addr a6;
-
-	return inet_pton(AF_INET, host, &a6) == 1 || inet_pton(AF_INET6, host, &a6) == 1;
-}
-
-static int tls_handshake(struct aws_conn *conn, SSL_CTX *ctx, int64_t deadline,
-                         struct coffer_error *err)
-{
-	const struct aws_endpoint *ep = conn->ep;
-
-	conn->ssl = SSL_new(ctx);
-	if (conn->ssl == NULL || SSL_set_fd(conn->ssl, conn->fd) != 1 ||
-	    SSL_set1_host(conn->ssl, ep->host) != 1 ||
-	    (!is_ip(ep->host) && SSL_set_tlsext_host_name(conn->ssl, ep->host) != 1))
-		return set_err(err, COFFER_ENOMEM, "tls setup for '%s' failed", ep->url);
-	SSL_set_mode(conn->ssl,
-	             SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-	for (;;) {
-		int r, e, w;
-		long vr;
-
-		ERR_clear_error();
-		r = SSL_connect(conn->ssl);
-		if (r == 1)
-			return 0;
-		e = SSL_get_error(conn->ssl, r);
-		if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
-			vr = SSL_get_verify_result(conn->ssl);
-			if (vr != X509_V_OK)
-				return set_err(err, COFFER_EIO,
-				               "tls handshake with '%s': "
-				               "certificate: %s",
-				               ep->url, X509_verify_cert_error_string(vr));
-			return set_err(err, COFFER_EIO, "tls handshake with '%s' failed", ep->url);
-		}
-		w = wait_fd(conn->fd, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline);
-		if (w != 0)
-			return set_err(err, w, "tls handshake with '%s': %s", ep->url,
-			               coffer_strerror(w));
-	}
-}
-
 int aws_conn_open(const struct aws_endpoint *ep, struct aws_signer *signer, void *ssl_ctx,
                   int timeout_ms, struct aws_conn **out, struct coffer_error *err)
 {
@@ -239,9 +136,10 @@ int aws_conn_open(const struct aws_endpoint *ep, struct aws_signer *signer, void
 	rv = set_err(err, COFFER_ENOMEM, "out of memory");
 	if (conn->out == NULL || conn->in == NULL)
 		goto out;
-	rv = tcp_connect(ep, deadline, &conn->fd, err);
+	rv = coffer_tcp_connect(ep->host, ep->port, ep->url, deadline, &conn->fd, err);
 	if (rv == 0 && ep->tls)
-		rv = ssl_ctx ? tls_handshake(conn, ssl_ctx, deadline, err)
+		rv = ssl_ctx ? coffer_tls_connect(ssl_ctx, conn->fd, ep->host, ep->url, deadline,
+		                                  (void **)&conn->ssl, err)
 		             : set_err(err, COFFER_EINVAL, "no tls context for '%s'", ep->url);
 	if (rv != 0)
 		goto out;

@@ -79,117 +79,6 @@ static void fail_all(struct coffer_conn *conn, int code, const char *what)
 	}
 }
 
-static int wait_fd(int fd, short events, int64_t deadline)
-{
-	struct pollfd pfd = {.fd = fd, .events = events};
-	int64_t left;
-	int n;
-
-	for (;;) {
-		left = deadline - coffer__now_ms();
-		if (left <= 0)
-			return COFFER_ETIMEOUT;
-		n = poll(&pfd, 1, (int)(left > 60000 ? 60000 : left));
-		if (n > 0)
-			return 0;
-		if (n < 0 && errno != EINTR)
-			return COFFER_EIO;
-	}
-}
-
-static int tcp_connect(const struct endpoint *ep, int64_t deadline, int *fd_out,
-		       struct coffer_error *err)
-{
-	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
-	struct addrinfo *res = NULL, *ai;
-	int rv, fd = -1, one = 1;
-
-	rv = getaddrinfo(ep->host, ep->port, &hints, &res);
-	if (rv != 0)
-		return coffer__err(err, COFFER_EIO, "", "resolve '%s': %s", ep->text,
-				   gai_strerror(rv));
-	rv = coffer__err(err, COFFER_EIO, "", "connect '%s': no address", ep->text);
-	for (ai = res; ai != NULL; ai = ai->ai_next) {
-		int soerr = 0;
-		socklen_t sl = sizeof(soerr);
-
-		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
-			    ai->ai_protocol);
-		if (fd < 0)
-			continue;
-		if (connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
-			if (errno != EINPROGRESS) {
-				soerr = errno;
-			} else if ((rv = wait_fd(fd, POLLOUT, deadline)) != 0) {
-				soerr = rv == COFFER_ETIMEOUT ? ETIMEDOUT : EIO;
-			} else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) != 0) {
-				soerr = errno;
-			}
-		}
-		if (soerr == 0) {
-			(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-			*fd_out = fd;
-			rv = 0;
-			break;
-		}
-		rv = coffer__err(err, soerr == ETIMEDOUT ? COFFER_ETIMEOUT : COFFER_EIO, "",
-				 "connect '%s': %s", ep->text, strerror(soerr));
-		close(fd);
-		fd = -1;
-	}
-	freeaddrinfo(res);
-	return rv;
-}
-
-static int is_ip(const char *host)
-{
-	struct in6_addr a6;
-
-	return inet_pton(AF_INET, host, &a6) == 1 || inet_pton(AF_INET6, host, &a6) == 1;
-}
-
-static int tls_handshake(struct coffer_conn *conn, const struct endpoint *ep, int64_t deadline,
-			 struct coffer_error *err)
-{
-	int r, e;
-
-	conn->ssl = SSL_new(conn->c->ssl_ctx);
-	if (conn->ssl == NULL || SSL_set_fd(conn->ssl, conn->fd) != 1 ||
-	    SSL_set1_host(conn->ssl, ep->host) != 1 ||
-	    (!is_ip(ep->host) && SSL_set_tlsext_host_name(conn->ssl, ep->host) != 1))
-		return coffer__err(err, COFFER_ENOMEM, "", "tls setup for '%s' failed", ep->text);
-	SSL_set_mode(conn->ssl, SSL_MODE_ENABLE_PARTIAL_WRITE |
-					SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-	for (;;) {
-		ERR_clear_error();
-		r = SSL_connect(conn->ssl);
-		if (r == 1)
-			return 0;
-		e = SSL_get_error(conn->ssl, r);
-		if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
-			int w = wait_fd(conn->fd, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT,
-					deadline);
-
-			if (w != 0)
-				return coffer__err(err, w, "", "tls handshake with '%s': %s",
-						   ep->text, coffer_strerror(w));
-			continue;
-		}
-		{
-			unsigned long oe = ERR_peek_last_error();
-			long vr = SSL_get_verify_result(conn->ssl);
-
-			if (vr != X509_V_OK)
-				return coffer__err(err, COFFER_EIO, "",
-						   "tls handshake with '%s': certificate: %s",
-						   ep->text, X509_verify_cert_error_string(vr));
-			return coffer__err(err, COFFER_EIO, "", "tls handshake with '%s': %s",
-					   ep->text,
-					   oe ? ERR_reason_error_string(oe) : "connection closed");
-		}
-	}
-}
-
 int coffer_conn_open(struct coffer_client *c, size_t i, int timeout_ms,
 		     struct coffer_conn **out, struct coffer_error *err)
 {
@@ -212,10 +101,12 @@ int coffer_conn_open(struct coffer_client *c, size_t i, int timeout_ms,
 	rv = coffer__err(err, COFFER_ENOMEM, "", "out of memory");
 	if (conn->out == NULL || conn->in == NULL)
 		goto out;
-	rv = tcp_connect(&c->endpoints[i], deadline, &conn->fd, err);
+	rv = coffer_tcp_connect(c->endpoints[i].host, c->endpoints[i].port, c->endpoints[i].text,
+				deadline, &conn->fd, err);
 	if (rv != 0)
 		goto out;
-	rv = tls_handshake(conn, &c->endpoints[i], deadline, err);
+	rv = coffer_tls_connect(c->ssl_ctx, conn->fd, c->endpoints[i].host, c->endpoints[i].text,
+				deadline, (void **)&conn->ssl, err);
 	if (rv != 0)
 		goto out;
 	*out = conn;

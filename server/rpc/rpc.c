@@ -314,9 +314,10 @@ static int handle_frame(void *data, const uint8_t *body, size_t len)
 		net_conn_pause_read(conn);
 	}
 	op_name = env->operation ? env->operation : "";
+	call->op = api_find(op_name);
 	/* metrics label: client-chosen names only when they name an operation */
 	snprintf(call->op_name, sizeof(call->op_name), "%s",
-		 api_find(op_name) != NULL || strcmp(op_name, "NodeStatus") == 0 ||
+		 call->op != NULL || strcmp(op_name, "NodeStatus") == 0 ||
 				 strcmp(op_name, "ClusterStatus") == 0
 			 ? op_name
 			 : "unknown");
@@ -356,7 +357,6 @@ static int handle_frame(void *data, const uint8_t *body, size_t len)
 		}
 		goto out;
 	}
-	call->op = api_find(op_name);
 	if (call->op == NULL) {
 		char msg[128];
 

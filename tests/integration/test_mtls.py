@@ -13,8 +13,8 @@ import subprocess
 import threading
 import time
 
-from conftest import COFFER, COFFERD, pick_base, pid_alive, parse_env_file, Cli
-from rawclient import Raw, envelope, error_of, field_bytes, field_varint, decode
+from conftest import COFFER, COFFERD, pick_base, parse_env_file, Cli
+from rawclient import Raw, envelope, error_of, field_bytes, field_varint
 
 
 def tls_init(d, regions, nodes=1):

@@ -6,7 +6,10 @@
 #   deploy/local-cluster.sh down --dir DIR
 #
 # up creates the region's shared material once (root key, root credentials,
-# a TLS certificate for 127.0.0.1), starts the nodes in the background,
+# and with `coffer operator tls-init` a deployment CA in DIR/tls/ca.pem plus
+# one certificate per node, DIR/tls/REGION/n<i>/{cert,key}.pem, naming
+# coffer://REGION/i and valid for 127.0.0.1: raft, relays and clients all
+# use them), starts the nodes in the background,
 # waits until the region has a leader, writes DIR/cluster.env and
 # DIR/nodes.tsv (region, node id, pid, rpc address, raft address, data dir,
 # the command that restarts the node) and exits 0. down stops exactly the
@@ -73,13 +76,8 @@ up() {
     secret="$(tr -dc 'A-Za-z0-9+/' < /dev/urandom | head -c 40 || true)"
     printf '%s %s\n' "$akid" "$secret" > "$shared/credentials"
   fi
-  if [ ! -f "$shared/cert.pem" ]; then
-    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 3650 \
-      -subj "/CN=coffer-$region" -addext "subjectAltName=IP:127.0.0.1,IP:::1,DNS:localhost" \
-      -addext "basicConstraints=critical,CA:TRUE" \
-      -keyout "$shared/key.pem" -out "$shared/cert.pem" >/dev/null 2>&1
-    chmod 600 "$shared/key.pem"; chmod 644 "$shared/cert.pem"
-  fi
+  local tls="$dir/tls"
+  "$BIN/coffer" operator tls-init --dir "$tls" --regions "$region" --nodes "$nodes" >/dev/null
   umask 022
 
   local members="" i endpoints="" http_endpoints=""
@@ -100,9 +98,9 @@ up() {
       echo "raft_addr = 127.0.0.1:$((base + 100 + i))"
       echo "http_addr = 127.0.0.1:$((base + 200 + i))"
       echo "data_dir = $nd"
-      echo "tls_cert = $shared/cert.pem"
-      echo "tls_key = $shared/key.pem"
-      echo "ca_file = $shared/cert.pem"
+      echo "tls_cert = $tls/$region/n$i/cert.pem"
+      echo "tls_key = $tls/$region/n$i/key.pem"
+      echo "ca_file = $tls/ca.pem"
       echo "key_file = $shared/root.key"
       echo "credentials_file = $shared/credentials"
       [ -n "$snap" ] && echo "snapshot_threshold = $snap" && echo "snapshot_trailing = $(( snap / 4 > 0 ? snap / 4 : 1 ))"
@@ -122,13 +120,13 @@ up() {
   umask 077
   cat > "$dir/cluster.env" <<ENV
 export COFFER_ENDPOINT='$endpoints'
-export COFFER_CA_FILE='$shared/cert.pem'
+export COFFER_CA_FILE='$tls/ca.pem'
 export AWS_ACCESS_KEY_ID='$akid'
 export AWS_SECRET_ACCESS_KEY='$secret'
 export AWS_DEFAULT_REGION='$region'
 export AWS_REGION='$region'
 export AWS_ENDPOINT_URL='${tls_scheme}://127.0.0.1:$((base + 201))'
-export AWS_CA_BUNDLE='$shared/cert.pem'
+export AWS_CA_BUNDLE='$tls/ca.pem'
 export COFFER_HTTP_ENDPOINTS='$http_endpoints'
 ENV
   umask 022

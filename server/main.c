@@ -244,10 +244,13 @@ static int open_tls(struct server *s, char *errmsg)
 		logi("created a self-signed certificate '%s'", c->tls_cert);
 	}
 	s->tls_server = net_tls_server_ctx(c->tls_cert, c->tls_key, errmsg);
-	if (s->tls_server == NULL)
+	if (s->tls_server == NULL || net_tls_request_client_cert(s->tls_server, c->ca_file, errmsg))
 		return -1;
+	/* relays to the leader present this node's certificate (rpc.c honours
+	 * "forwarded" only from a member's certificate) */
 	s->tls_client = net_tls_client_ctx(c->ca_file, errmsg);
-	if (s->tls_client == NULL)
+	if (s->tls_client == NULL || net_tls_use_client_cert(s->tls_client, c->tls_cert, c->tls_key,
+							     errmsg) != 0)
 		return -1;
 	return 0;
 }
@@ -321,6 +324,10 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	ncfg.peer_key = peer_key;
+	ncfg.region = cfg.region; /* raft runs mutual TLS with the node's certificate */
+	ncfg.ca_file = cfg.ca_file;
+	ncfg.tls_cert = cfg.tls_cert;
+	ncfg.tls_key = cfg.tls_key;
 	nfsm.ctx = s->fsm;
 	nfsm.apply = fsm_apply_cb;
 	nfsm.result_free = fsm_result_free;

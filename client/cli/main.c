@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "operator.h"
 
 static const char usage_text[] =
 	"usage: coffer [options] <command> [parameters]\n"
@@ -233,6 +234,8 @@ int main(int argc, char **argv)
 	char err[256] = "";
 	int rv, text = 0;
 
+	if (argc > 1 && strcmp(argv[1], "operator") == 0)
+		return cmd_operator(argc - 1, argv + 1);
 	(void)secmem_init(4u * 1024 * 1024);
 	cli_json_use_secmem();
 	memset(&req, 0, sizeof(req));

@@ -66,6 +66,7 @@
 #include "node/fsm_adapter.h"
 #include "node/node_int.h"
 #include "node/transport.h"
+#include "net/net.h"
 #include "util/errors.h"
 #include "util/log.h"
 
@@ -655,6 +656,43 @@ static void apply_settings(struct node *n, const struct node_config *cfg)
 	n->election_ms = election;
 }
 
+/* The node's own certificate must name it: coffer://<region>/<id>. A
+ * certificate without any coffer:// URI is accepted only for a region of
+ * one member (dev mode: raft has no peers to talk to). */
+static int check_identity(const struct node_config *cfg, char *errmsg)
+{
+	char region[NODE_TRANSPORT_MAX_REGION + 1], msg[256];
+	uint64_t id = 0;
+	int rv;
+
+	if (cfg->tls_cert == NULL)
+		return 0;
+	if (cfg->ca_file == NULL || cfg->tls_key == NULL) {
+		snprintf(errmsg, ERRMSG_SIZE, "raft: tls_cert needs ca_file and tls_key");
+		return CF_EINVAL;
+	}
+	rv = net_tls_file_identity(cfg->tls_cert, region, sizeof region, &id, msg);
+	if (rv == CF_ENOTFOUND && cfg->n_members == 1) {
+		logi("raft: certificate '%s' names no member; fine for a region of one node",
+		     cfg->tls_cert);
+		return 0;
+	}
+	if (rv != 0) {
+		snprintf(errmsg, ERRMSG_SIZE, "%s (create node certificates with 'coffer operator "
+			 "tls-init')", msg);
+		return CF_EINVAL;
+	}
+	if (strcmp(region, cfg->region != NULL ? cfg->region : "") != 0 || id != cfg->id) {
+		snprintf(errmsg, ERRMSG_SIZE,
+			 "certificate '%.120s' is for coffer://%s/%llu but this node is "
+			 "coffer://%s/%llu",
+			 cfg->tls_cert, region, (unsigned long long)id,
+			 cfg->region != NULL ? cfg->region : "", (unsigned long long)cfg->id);
+		return CF_EINVAL;
+	}
+	return 0;
+}
+
 int node_start(uv_loop_t *loop, const struct node_config *cfg, const struct node_fsm *fsm,
 	       node_leader_cb leader_cb, void *data, struct node **out, char *errmsg)
 {
@@ -685,9 +723,16 @@ int node_start(uv_loop_t *loop, const struct node_config *cfg, const struct node
 
 	if (cfg->peer_key == NULL)
 		logw("raft: peer authentication disabled (no peer key)");
-	rv = node__transport_init(&n->transport, loop, cfg->peer_key);
+	rv = check_identity(cfg, errmsg);
+	if (rv == 0) {
+		struct node_transport_tls tls = {cfg->ca_file, cfg->tls_cert, cfg->tls_key};
+
+		if (cfg->tls_cert == NULL)
+			logw("raft: mutual TLS disabled (no certificate configured)");
+		rv = node__transport_init(&n->transport, loop, cfg->peer_key, cfg->region,
+					  cfg->tls_cert != NULL ? &tls : NULL, errmsg);
+	}
 	if (rv != 0) {
-		snprintf(errmsg, ERRMSG_SIZE, "raft transport: out of memory");
 		free(n);
 		return rv;
 	}

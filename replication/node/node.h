@@ -51,6 +51,15 @@ struct node_config {
 	 * only peers that prove they hold it. NULL = no peer authentication
 	 * (tests only; cofferd always sets it). */
 	const uint8_t *peer_key;
+	/* The region's name (bound into the peer handshake and required in
+	 * peer certificates) and mutual TLS for raft: this node's certificate
+	 * (SAN URI coffer://<region>/<id>, checked at start) and key, and the
+	 * deployment CA every peer certificate must chain to. All borrowed,
+	 * read during node_start. tls_cert NULL = plain TCP (tests only). */
+	const char *region;
+	const char *ca_file;
+	const char *tls_cert;
+	const char *tls_key;
 };
 
 /* Leadership changes: leader=true only after the post-election barrier. */

@@ -1,9 +1,12 @@
 /*
- * transport: raft's connections over TCP with TCP_NODELAY and a small
- * mutually authenticated handshake of our own (protocol in transport.h).
+ * transport: raft's connections over TCP with TCP_NODELAY, mutual TLS 1.3
+ * and a small mutually authenticated handshake of our own inside it
+ * (protocol in transport.h).
  *
  * Dialing (connect): resolve the address (literal at once, host name through
- * uv_getaddrinfo), TCP connect, send M1 (id, address, nonce_d), read exactly
+ * uv_getaddrinfo), TCP connect, TLS (a pump, below: client side, the peer's
+ * certificate must name the member raft asked for; on success the dial
+ * continues on the plaintext end of a socketpair), send M1 (id, address, nonce_d), read exactly
  * M2, check that the acceptor is the node raft asked for and that mac_a
  * verifies, send M3 (mac_d), then give the stream to raft through the
  * connect callback. A deadline timer (started once connected) bounds the
@@ -11,7 +14,10 @@
  * RAFT_NOCONNECTION; close() cancels every dial in flight and fires their
  * callbacks with RAFT_CANCELED before its own callback.
  *
- * Accepting (listen): accept, read exactly M1 (the read buffer is sized to
+ * Accepting (listen): accept (refused at once beyond the caps on
+ * connections still in their handshake, total and per source address),
+ * TLS (a pump, server side; the certificate's node id is remembered), read
+ * exactly M1 (the read buffer is sized to
  * what is still missing), answer M2 (only now: the acceptor's MAC never
  * travels before it holds the dialer's nonce), read exactly M3 (so raft's
  * first message stays in the socket), verify mac_d, then call raft's accept
@@ -23,23 +29,36 @@
  * (libraft redials every 100 ms; an unauthenticated client must not be able
  * to flood the log); the next line counts what was suppressed.
  *
- * Mutual TLS slots in at the two points marked "TLS seam": after the TCP
- * connection exists and before our handshake travels. The TLS layer would
- * run its handshake on the TCP socket, check the peer certificate, and hand
- * raft one end of a socketpair (uv_pipe_t) while pumping plaintext between
- * the other end and the TLS session; our handshake then runs inside TLS and
- * the announced id must match the certificate's identity.
+ * TLS seam: a pump owns the TCP socket and an SSL object on memory BIOs.
+ * It runs the TLS handshake, checks the peer certificate (chain to the CA
+ * by OpenSSL, SAN URI coffer://<region>/<id> here), derives the exporter
+ * value our MACs bind, creates a socketpair and hands the dial or incoming
+ * one end (raft_malloc'ed uv_pipe_t); from then on it lives on its own,
+ * copying plaintext between its end and the TLS session. Back-pressure: a
+ * side stops reading while the other side's write queue exceeds PUMP_HIGH
+ * and resumes below PUMP_LOW. EOF, a reset, a TLS error (an altered record)
+ * on either side closes both: the other end sees EOF and raft redials. The
+ * transport's close() closes every pump and waits for them.
  */
 #include "node/transport.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 
 #include "crypto/crypto.h"
+#include "net/net.h"
 #include "util/errors.h"
 #include "util/log.h"
 #include "util/secmem.h"
@@ -52,8 +71,48 @@
 #define ROLE_DIALER 'D'
 #define ROLE_ACCEPTOR 'A'
 #define WARN_INTERVAL_MS 1000
+#define EKM_LEN 32
+#define EKM_LABEL "EXPORTER-coffer-raft-auth"
+#define PUMP_BUF (64u * 1024u)
+#define PUMP_HIGH (1u << 20)  /* pause the other side above this write queue */
+#define PUMP_LOW (256u << 10) /* and resume below this */
 
 struct tr;
+struct pump;
+
+/* The pump's handshake result for its owner (dial or incoming): 0 and a
+ * raft_malloc'ed plaintext stream (owner's now), or non-zero and NULL. */
+typedef void (*pump_ready_cb)(void *owner, uv_stream_t *plain, const uint8_t *ekm,
+			      raft_id cert_id, int status);
+
+struct pump {
+	struct tr *tr;
+	struct pump *prev, *next;
+	uv_tcp_t *tcp;	 /* raft_malloc'ed (allocated as raft's stream) */
+	uv_pipe_t inner; /* our end of the socketpair */
+	SSL *ssl;
+	BIO *rbio, *wbio;
+	pump_ready_cb ready_cb; /* NULL once fired or the owner left */
+	void *owner;
+	raft_id expect_id; /* dialer: the member raft asked for */
+	raft_id cert_id;   /* the peer certificate's node id */
+	uint8_t ekm[EKM_LEN];
+	char peer[64]; /* for logs */
+	uint8_t *tcp_buf, *inner_buf; /* PUMP_BUF each */
+	unsigned open;		      /* handles not yet closed */
+	bool secure;		      /* handshake done, socketpair made */
+	bool inner_init;
+	bool tcp_paused, inner_paused; /* reading stopped for back-pressure */
+	bool closing;
+};
+
+/* One queued write: the bytes follow the struct. */
+struct pwrite {
+	uv_write_t req;
+	struct pump *p;
+	size_t len;
+	uint8_t data[];
+};
 
 /* Reads one handshake message of the form [hdr][addr][tail] exactly. */
 struct hsin {
@@ -68,7 +127,10 @@ struct dial {
 	struct dial *prev, *next;
 	struct raft_uv_connect *req;
 	raft_uv_connect_cb cb;
-	uv_tcp_t *tcp; /* raft_malloc'ed: raft frees it once handed over */
+	uv_tcp_t *tcp; /* raft_malloc'ed; with TLS handed to the pump once connected */
+	uv_stream_t *stream; /* our handshake runs here: tcp, or the pump's plaintext end */
+	struct pump *pump;   /* TLS handshake in progress */
+	uint8_t ekm[EKM_LEN];
 	uv_timer_t timer;
 	uv_getaddrinfo_t gai;
 	uv_connect_t connect;
@@ -81,7 +143,7 @@ struct dial {
 	raft_id peer_id;
 	char address[NODE_TRANSPORT_MAX_ADDR + 1]; /* as dialed, for logs */
 	int status;
-	unsigned open; /* handles not yet closed (tcp, timer) */
+	unsigned open; /* handles not yet closed (tcp or stream, timer) */
 	bool resolving;
 	bool aborted; /* transport closing while resolving */
 	bool done;    /* failed, cancelled or handed to raft */
@@ -91,7 +153,12 @@ struct dial {
 struct incoming {
 	struct tr *tr;
 	struct incoming *prev, *next;
-	uv_tcp_t *tcp; /* raft_malloc'ed; NULL once handed to raft or closed */
+	uv_tcp_t *tcp; /* raft_malloc'ed; NULL once the pump has it, handed or closed */
+	uv_stream_t *stream; /* our handshake: tcp or the pump's plaintext end */
+	struct pump *pump;   /* TLS handshake in progress */
+	uint8_t ekm[EKM_LEN];
+	raft_id cert_id; /* the peer certificate's node id (TLS) */
+	char ip[48];	 /* source address, for the per-source cap */
 	uv_timer_t timer;
 	uv_write_t write;
 	struct hsin in; /* M1, then M3 appended */
@@ -100,7 +167,7 @@ struct incoming {
 	uint8_t nonce[NONCE_LEN]; /* nonce_a */
 	char addr[NODE_TRANSPORT_MAX_ADDR + 1];
 	char peer[64]; /* socket peer address, for logs */
-	unsigned open; /* handles not yet closed (tcp, timer) */
+	unsigned open; /* handles not yet closed (tcp or stream, timer) */
 	bool dropping;
 	bool replied;  /* M2 sent: now reading M3 */
 	bool writing;  /* M2 write in flight */
@@ -113,6 +180,12 @@ struct tr {
 	raft_id id;
 	char address[NODE_TRANSPORT_MAX_ADDR + 1];
 	uint8_t *key; /* secmem, NODE_TRANSPORT_KEY_LEN; NULL: no authentication */
+	char region[NODE_TRANSPORT_MAX_REGION + 1];
+	SSL_CTX *tls_server, *tls_client; /* NULL: plain TCP (tests only) */
+	struct pump *pumps;
+	unsigned n_incoming;		/* in their handshake */
+	unsigned cap_total, cap_source; /* on n_incoming: total, per source */
+	unsigned refused;		/* beyond a cap, since the last warning */
 	uv_tcp_t listener;
 	enum { L_NONE, L_OPEN, L_CLOSING } listener_state;
 	raft_uv_accept_cb accept_cb;
@@ -199,22 +272,34 @@ static size_t hs_header(uint8_t *p, raft_id id, const char *address)
 	return HDR_LEN + alen;
 }
 
-/* mac = HMAC(key, label || role || u64 id || u64 alen || addr || nd || na);
- * zeros without a key. */
-static int hs_mac(const uint8_t *key, uint8_t role, uint64_t id, const uint8_t *addr,
-		  size_t alen, const uint8_t *nonce_d, const uint8_t *nonce_a, uint8_t out[MAC_LEN])
+/* What every MAC of one connection binds besides its own fields. */
+struct hs_bind {
+	const char *region;
+	const uint8_t *ekm; /* EKM_LEN bytes */
+};
+
+/* mac = HMAC(key, label || role || u64 rlen || region || u64 id || u64 alen ||
+ * addr || nd || na || ekm); zeros without a key. */
+static int hs_mac(const uint8_t *key, const struct hs_bind *b, uint8_t role, uint64_t id,
+		  const uint8_t *addr, size_t alen, const uint8_t *nonce_d, const uint8_t *nonce_a,
+		  uint8_t out[MAC_LEN])
 {
-	uint8_t m[sizeof AUTH_LABEL - 1 + 1 + 16 + NODE_TRANSPORT_MAX_ADDR + 2 * NONCE_LEN];
-	size_t n = sizeof AUTH_LABEL - 1;
+	uint8_t m[sizeof AUTH_LABEL - 1 + 1 + 8 + NODE_TRANSPORT_MAX_REGION + 16 +
+		  NODE_TRANSPORT_MAX_ADDR + 2 * NONCE_LEN + EKM_LEN];
+	size_t n = sizeof AUTH_LABEL - 1, rlen = strlen(b->region);
 
 	if (key == NULL) {
 		memset(out, 0, MAC_LEN);
 		return 0;
 	}
-	if (alen > NODE_TRANSPORT_MAX_ADDR)
+	if (alen > NODE_TRANSPORT_MAX_ADDR || rlen > NODE_TRANSPORT_MAX_REGION)
 		return CF_EINVAL;
 	memcpy(m, AUTH_LABEL, n);
 	m[n++] = role;
+	put64(m + n, rlen);
+	n += 8;
+	memcpy(m + n, b->region, rlen);
+	n += rlen;
 	put64(m + n, id);
 	put64(m + n + 8, alen);
 	n += 16;
@@ -223,19 +308,21 @@ static int hs_mac(const uint8_t *key, uint8_t role, uint64_t id, const uint8_t *
 	memcpy(m + n, nonce_d, NONCE_LEN);
 	memcpy(m + n + NONCE_LEN, nonce_a, NONCE_LEN);
 	n += 2 * NONCE_LEN;
+	memcpy(m + n, b->ekm, EKM_LEN);
+	n += EKM_LEN;
 	return crypto_hmac_sha256(key, NODE_TRANSPORT_KEY_LEN, m, n, out);
 }
 
 /* true if mac is the peer's MAC over these fields (always without a key). */
-static bool hs_verify(const uint8_t *key, uint8_t role, uint64_t id, const uint8_t *addr,
-		      size_t alen, const uint8_t *nonce_d, const uint8_t *nonce_a,
-		      const uint8_t *mac)
+static bool hs_verify(const uint8_t *key, const struct hs_bind *b, uint8_t role, uint64_t id,
+		      const uint8_t *addr, size_t alen, const uint8_t *nonce_d,
+		      const uint8_t *nonce_a, const uint8_t *mac)
 {
 	uint8_t want[MAC_LEN];
 
 	if (key == NULL)
 		return true;
-	if (hs_mac(key, role, id, addr, alen, nonce_d, nonce_a, want) != 0)
+	if (hs_mac(key, b, role, id, addr, alen, nonce_d, nonce_a, want) != 0)
 		return false;
 	return crypto_equal(want, mac, MAC_LEN) == 1;
 }
@@ -339,11 +426,442 @@ static void maybe_fire_close(struct tr *tr)
 	raft_uv_transport_close_cb cb;
 
 	if (!tr->closing || tr->close_cb == NULL || tr->listener_state != L_NONE ||
-	    tr->dials != NULL || tr->incomings != NULL)
+	    tr->dials != NULL || tr->incomings != NULL || tr->pumps != NULL)
 		return;
 	cb = tr->close_cb;
 	tr->close_cb = NULL;
 	cb(tr->t);
+}
+
+/* ---- TLS pump --------------------------------------------------------- */
+
+static void pump_close(struct pump *p);
+
+static void pump_unlink_free(struct pump *p)
+{
+	struct tr *tr = p->tr;
+
+	if (p->prev != NULL)
+		p->prev->next = p->next;
+	else
+		tr->pumps = p->next;
+	if (p->next != NULL)
+		p->next->prev = p->prev;
+	SSL_free(p->ssl); /* frees both BIOs */
+	if (p->tcp_buf != NULL)
+		OPENSSL_cleanse(p->tcp_buf, PUMP_BUF);
+	if (p->inner_buf != NULL)
+		OPENSSL_cleanse(p->inner_buf, PUMP_BUF);
+	free(p->tcp_buf);
+	free(p->inner_buf);
+	OPENSSL_cleanse(p->ekm, sizeof p->ekm);
+	free(p);
+	maybe_fire_close(tr);
+}
+
+static void pump_close_cb(uv_handle_t *h)
+{
+	struct pump *p = h->data;
+
+	if (h == (uv_handle_t *)p->tcp) {
+		raft_free(p->tcp);
+		p->tcp = NULL;
+	}
+	if (--p->open == 0)
+		pump_unlink_free(p);
+}
+
+/* The handshake failed or the owner gave up: tell the owner (once). */
+static void pump_fail_owner(struct pump *p)
+{
+	pump_ready_cb cb = p->ready_cb;
+
+	p->ready_cb = NULL;
+	if (cb != NULL)
+		cb(p->owner, NULL, NULL, 0, RAFT_NOCONNECTION);
+}
+
+static void pump_close(struct pump *p)
+{
+	if (p->closing)
+		return;
+	p->closing = true;
+	pump_fail_owner(p);
+	uv_close((uv_handle_t *)p->tcp, pump_close_cb);
+	if (p->inner_init)
+		uv_close((uv_handle_t *)&p->inner, pump_close_cb);
+}
+
+/* The owner (dial or incoming) is going away before the handshake ended. */
+static void pump_abort(struct pump *p)
+{
+	p->ready_cb = NULL;
+	pump_close(p);
+}
+
+static void pump_write_cb(uv_write_t *req, int status);
+
+/* Queue n bytes on s (copied); try a direct write first. */
+static int pump_send(struct pump *p, uv_stream_t *s, const uint8_t *buf, size_t n)
+{
+	struct pwrite *w;
+	uv_buf_t b;
+	int rv;
+
+	if (n == 0)
+		return 0;
+	if (uv_stream_get_write_queue_size(s) == 0) {
+		b = uv_buf_init((char *)buf, (unsigned)n);
+		rv = uv_try_write(s, &b, 1);
+		if (rv > 0) {
+			buf += rv;
+			n -= (size_t)rv;
+		} else if (rv != UV_EAGAIN) {
+			return rv;
+		}
+		if (n == 0)
+			return 0;
+	}
+	w = malloc(sizeof *w + n);
+	if (w == NULL)
+		return UV_ENOMEM;
+	w->p = p;
+	w->len = n;
+	memcpy(w->data, buf, n);
+	w->req.data = w;
+	b = uv_buf_init((char *)w->data, (unsigned)n);
+	rv = uv_write(&w->req, s, &b, 1, pump_write_cb);
+	if (rv != 0) {
+		OPENSSL_cleanse(w->data, w->len);
+		free(w);
+	}
+	return rv;
+}
+
+/* Move what OpenSSL produced to the peer. */
+static int pump_flush(struct pump *p)
+{
+	uint8_t buf[16384];
+	int n, rv;
+
+	while ((n = BIO_read(p->wbio, buf, sizeof buf)) > 0) {
+		rv = pump_send(p, (uv_stream_t *)p->tcp, buf, (size_t)n);
+		if (rv != 0)
+			return rv;
+	}
+	return 0;
+}
+
+static void pump_inner_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	struct pump *p = h->data;
+
+	(void)suggested;
+	*buf = uv_buf_init((char *)p->inner_buf, PUMP_BUF);
+}
+
+static void pump_tcp_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	struct pump *p = h->data;
+
+	(void)suggested;
+	*buf = uv_buf_init((char *)p->tcp_buf, PUMP_BUF);
+}
+
+static void pump_inner_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+static void pump_tcp_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+
+static void pump_write_cb(uv_write_t *req, int status)
+{
+	struct pwrite *w = req->data;
+	struct pump *p = w->p;
+	uv_stream_t *s = req->handle;
+
+	OPENSSL_cleanse(w->data, w->len);
+	free(w);
+	if (p->closing)
+		return;
+	if (status != 0) {
+		pump_close(p);
+		return;
+	}
+	/* a drained side lets the other side read again */
+	if (s == (uv_stream_t *)p->tcp && p->inner_paused &&
+	    uv_stream_get_write_queue_size(s) < PUMP_LOW) {
+		p->inner_paused = false;
+		if (uv_read_start((uv_stream_t *)&p->inner, pump_inner_alloc, pump_inner_read) != 0)
+			pump_close(p);
+	} else if (s == (uv_stream_t *)&p->inner && p->tcp_paused &&
+		   uv_stream_get_write_queue_size(s) < PUMP_LOW) {
+		p->tcp_paused = false;
+		if (uv_read_start((uv_stream_t *)p->tcp, pump_tcp_alloc, pump_tcp_read) != 0)
+			pump_close(p);
+	}
+}
+
+/* Plaintext from raft: seal it and send it. */
+static void pump_inner_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+	struct pump *p = s->data;
+	size_t done;
+
+	if (nread == 0 || p->closing)
+		return;
+	if (nread < 0) {
+		pump_close(p); /* raft (or the handshake) closed its end */
+		return;
+	}
+	if (!SSL_write_ex(p->ssl, buf->base, (size_t)nread, &done) || done != (size_t)nread) {
+		ERR_clear_error();
+		pump_close(p);
+		return;
+	}
+	OPENSSL_cleanse(buf->base, (size_t)nread);
+	if (pump_flush(p) != 0) {
+		pump_close(p);
+		return;
+	}
+	if (uv_stream_get_write_queue_size((uv_stream_t *)p->tcp) > PUMP_HIGH) {
+		p->inner_paused = true;
+		uv_read_stop(s);
+	}
+}
+
+/* The peer certificate names a member of our region: 0 and its id. */
+static int pump_check_peer(struct pump *p)
+{
+	struct tr *tr = p->tr;
+	X509 *cert = SSL_get0_peer_certificate(p->ssl);
+	char region[NODE_TRANSPORT_MAX_REGION + 1];
+	uint64_t id = 0;
+
+	if (cert == NULL || SSL_get_verify_result(p->ssl) != X509_V_OK) {
+		tr_warn(tr, "peer %s: no verified certificate", p->peer);
+		return -1;
+	}
+	if (net_tls_cert_identity(cert, region, sizeof region, &id) != 0) {
+		tr_warn(tr, "peer %s: certificate names no coffer://REGION/NODE member", p->peer);
+		return -1;
+	}
+	if (strcmp(region, tr->region) != 0) {
+		tr_warn(tr, "peer %s: certificate of region '%s', not '%s'", p->peer, region,
+			tr->region);
+		return -1;
+	}
+	if (p->expect_id != 0 && id != p->expect_id) {
+		tr_warn(tr, "peer %s: certificate of node %llu, expected node %llu", p->peer,
+			(unsigned long long)id, (unsigned long long)p->expect_id);
+		return -1;
+	}
+	p->cert_id = id;
+	return 0;
+}
+
+static void raft_handle_free_cb(uv_handle_t *h)
+{
+	raft_free(h);
+}
+
+/* Handshake done: verify, make the socketpair, hand one end to the owner. */
+static void pump_secure(struct pump *p)
+{
+	uv_pipe_t *plain = NULL;
+	bool plain_init = false;
+	pump_ready_cb cb;
+	int fds[2] = {-1, -1};
+
+	if (pump_check_peer(p) != 0)
+		goto fail;
+	if (SSL_export_keying_material(p->ssl, p->ekm, EKM_LEN, EKM_LABEL,
+				       sizeof EKM_LABEL - 1, NULL, 0, 0) != 1) {
+		ERR_clear_error();
+		goto fail;
+	}
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) {
+		tr_warn(p->tr, "socketpair: %s", strerror(errno));
+		goto fail;
+	}
+	plain = raft_malloc(sizeof *plain);
+	if (plain == NULL || uv_pipe_init(p->tr->loop, &p->inner, 0) != 0)
+		goto fail;
+	p->inner_init = true;
+	p->inner.data = p;
+	p->open++;
+	if (uv_pipe_open(&p->inner, fds[0]) != 0)
+		goto fail;
+	fds[0] = -1;
+	if (uv_pipe_init(p->tr->loop, plain, 0) != 0)
+		goto fail;
+	plain_init = true;
+	if (uv_pipe_open(plain, fds[1]) != 0)
+		goto fail;
+	fds[1] = -1;
+	if (uv_read_start((uv_stream_t *)&p->inner, pump_inner_alloc, pump_inner_read) != 0)
+		goto fail;
+	p->secure = true;
+	cb = p->ready_cb;
+	p->ready_cb = NULL;
+	cb(p->owner, (uv_stream_t *)plain, p->ekm, p->cert_id, 0);
+	return;
+fail:
+	if (fds[0] >= 0)
+		close(fds[0]);
+	if (fds[1] >= 0)
+		close(fds[1]);
+	if (plain_init)
+		uv_close((uv_handle_t *)plain, raft_handle_free_cb);
+	else if (plain != NULL)
+		raft_free(plain);
+	pump_close(p);
+}
+
+/* Ciphertext from the peer: handshake, then plaintext to raft. */
+static void pump_tcp_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+	struct pump *p = s->data;
+	uint8_t plain[16384];
+	size_t got;
+	int r, err;
+
+	if (nread == 0 || p->closing)
+		return;
+	if (nread < 0) {
+		if (!p->secure)
+			tr_warn(p->tr, "peer %s closed the connection during the TLS handshake (%s)",
+				p->peer, uv_strerror((int)nread));
+		else
+			logd("raft transport: link to %s closed: %s", p->peer,
+			     uv_strerror((int)nread));
+		pump_close(p);
+		return;
+	}
+	if (BIO_write(p->rbio, buf->base, (int)nread) != (int)nread) {
+		pump_close(p);
+		return;
+	}
+	if (!p->secure) {
+		r = SSL_do_handshake(p->ssl);
+		if (pump_flush(p) != 0) {
+			pump_close(p);
+			return;
+		}
+		if (r != 1) {
+			if (SSL_get_error(p->ssl, r) == SSL_ERROR_WANT_READ)
+				return;
+			{
+				unsigned long e = ERR_peek_last_error();
+				char reason[160] = "handshake failed";
+				long vr = SSL_get_verify_result(p->ssl);
+
+				if (vr != X509_V_OK)
+					snprintf(reason, sizeof reason, "%s",
+						 X509_verify_cert_error_string(vr));
+				else if (e != 0)
+					ERR_error_string_n(e, reason, sizeof reason);
+				tr_warn(p->tr, "peer %s: TLS handshake failed: %s", p->peer, reason);
+				ERR_clear_error();
+			}
+			pump_close(p);
+			return;
+		}
+		pump_secure(p);
+		if (p->closing)
+			return;
+	}
+	for (;;) {
+		if (!SSL_read_ex(p->ssl, plain, sizeof plain, &got)) {
+			err = SSL_get_error(p->ssl, 0);
+			if (err == SSL_ERROR_WANT_READ)
+				break;
+			if (err != SSL_ERROR_ZERO_RETURN) {
+				unsigned long e = ERR_peek_last_error();
+				char reason[160] = "error";
+
+				if (e != 0)
+					ERR_error_string_n(e, reason, sizeof reason);
+				tr_warn(p->tr, "peer %s: TLS record refused (%s); dropping the link",
+					p->peer, reason);
+			}
+			ERR_clear_error();
+			pump_close(p);
+			return;
+		}
+		r = pump_send(p, (uv_stream_t *)&p->inner, plain, got);
+		OPENSSL_cleanse(plain, got);
+		if (r != 0) {
+			pump_close(p);
+			return;
+		}
+	}
+	if (pump_flush(p) != 0) { /* key updates, alerts */
+		pump_close(p);
+		return;
+	}
+	if (uv_stream_get_write_queue_size((uv_stream_t *)&p->inner) > PUMP_HIGH) {
+		p->tcp_paused = true;
+		uv_read_stop(s);
+	}
+}
+
+/* Start TLS on a connected tcp (transferred: the pump closes and raft_free's
+ * it). client: we dialed member expect_id. cb fires exactly once unless the
+ * owner calls pump_abort first. Returns 0 or non-zero (tcp not taken). */
+static int pump_start(struct tr *tr, uv_tcp_t *tcp, bool client, raft_id expect_id,
+		      const char *peer, pump_ready_cb cb, void *owner, struct pump **out)
+{
+	struct pump *p = calloc(1, sizeof *p);
+
+	if (p == NULL)
+		return CF_ENOMEM;
+	p->tr = tr;
+	p->tcp = tcp;
+	p->ready_cb = cb;
+	p->owner = owner;
+	p->expect_id = client ? expect_id : 0;
+	snprintf(p->peer, sizeof p->peer, "%s", peer);
+	p->tcp_buf = malloc(PUMP_BUF);
+	p->inner_buf = malloc(PUMP_BUF);
+	p->ssl = SSL_new(client ? tr->tls_client : tr->tls_server);
+	p->rbio = BIO_new(BIO_s_mem());
+	p->wbio = BIO_new(BIO_s_mem());
+	if (p->tcp_buf == NULL || p->inner_buf == NULL || p->ssl == NULL || p->rbio == NULL ||
+	    p->wbio == NULL) {
+		BIO_free(p->rbio);
+		BIO_free(p->wbio);
+		SSL_free(p->ssl);
+		free(p->tcp_buf);
+		free(p->inner_buf);
+		free(p);
+		ERR_clear_error();
+		return CF_ENOMEM;
+	}
+	BIO_set_mem_eof_return(p->rbio, -1);
+	SSL_set_bio(p->ssl, p->rbio, p->wbio);
+	if (client)
+		SSL_set_connect_state(p->ssl);
+	else
+		SSL_set_accept_state(p->ssl);
+	tcp->data = p;
+	p->open = 1;
+	p->next = tr->pumps;
+	if (tr->pumps != NULL)
+		tr->pumps->prev = p;
+	tr->pumps = p;
+	*out = p;
+	if (uv_read_start((uv_stream_t *)tcp, pump_tcp_alloc, pump_tcp_read) != 0) {
+		pump_close(p); /* fires cb */
+		return 0;
+	}
+	if (client) {
+		int r = SSL_do_handshake(p->ssl); /* ClientHello */
+
+		if ((r != 1 && SSL_get_error(p->ssl, r) != SSL_ERROR_WANT_READ) ||
+		    pump_flush(p) != 0) {
+			ERR_clear_error();
+			pump_close(p);
+		}
+	}
+	return 0;
 }
 
 /* ---- dialing -------------------------------------------------------- */
@@ -369,9 +887,12 @@ static void dial_close_cb(uv_handle_t *h)
 	raft_uv_connect_cb cb = d->handed ? NULL : d->cb;
 	int status = d->status;
 
-	if (h == (uv_handle_t *)d->tcp) {
-		raft_free(d->tcp);
-		d->tcp = NULL;
+	if (h != (uv_handle_t *)&d->timer) {
+		if (h == (uv_handle_t *)d->stream)
+			d->stream = NULL;
+		if (h == (uv_handle_t *)d->tcp)
+			d->tcp = NULL;
+		raft_free(h);
 	}
 	if (--d->open > 0)
 		return;
@@ -388,7 +909,14 @@ static void dial_fail(struct dial *d, int status)
 		return;
 	d->done = true;
 	d->status = status;
-	uv_close((uv_handle_t *)d->tcp, dial_close_cb); /* cancels connect/writes */
+	if (d->pump != NULL) {
+		pump_abort(d->pump);
+		d->pump = NULL;
+	}
+	if (d->stream != NULL && d->stream != (uv_stream_t *)d->tcp)
+		uv_close((uv_handle_t *)d->stream, dial_close_cb);
+	if (d->tcp != NULL)
+		uv_close((uv_handle_t *)d->tcp, dial_close_cb); /* cancels connect/writes */
 	uv_close((uv_handle_t *)&d->timer, dial_close_cb);
 }
 
@@ -396,12 +924,13 @@ static void dial_fail(struct dial *d, int status)
  * (still linked, so close() waits for it; done, so close() skips it). */
 static void dial_handoff(struct dial *d)
 {
-	uv_stream_t *stream = (uv_stream_t *)d->tcp;
+	uv_stream_t *stream = d->stream;
 
 	d->done = true;
 	d->handed = true;
 	uv_read_stop(stream);
 	d->tcp = NULL;
+	d->stream = NULL;
 	d->open--;
 	stream->data = NULL; /* raft sets its own */
 	uv_close((uv_handle_t *)&d->timer, dial_close_cb);
@@ -458,6 +987,7 @@ static void dial_got_reply(struct dial *d)
 	size_t alen = (size_t)d->in.addr_len;
 	const uint8_t *nonce_a = addr + alen;
 	const uint8_t *mac_a = nonce_a + NONCE_LEN;
+	struct hs_bind bind = {tr->region, d->ekm};
 	uv_buf_t buf;
 
 	if (!hsin_addr_ok(&d->in)) {
@@ -471,19 +1001,20 @@ static void dial_got_reply(struct dial *d)
 		dial_fail(d, RAFT_NOCONNECTION);
 		return;
 	}
-	if (!hs_verify(tr->key, ROLE_ACCEPTOR, d->in.id, addr, alen, d->nonce, nonce_a, mac_a)) {
+	if (!hs_verify(tr->key, &bind, ROLE_ACCEPTOR, d->in.id, addr, alen, d->nonce, nonce_a,
+		       mac_a)) {
 		tr_warn(tr, "peer %s failed authentication (different peer key?)", d->address);
 		dial_fail(d, RAFT_NOCONNECTION);
 		return;
 	}
-	uv_read_stop((uv_stream_t *)d->tcp);
-	if (hs_mac(tr->key, ROLE_DIALER, tr->id, (const uint8_t *)tr->address,
+	uv_read_stop(d->stream);
+	if (hs_mac(tr->key, &bind, ROLE_DIALER, tr->id, (const uint8_t *)tr->address,
 		   strlen(tr->address), d->nonce, nonce_a, d->mac) != 0) {
 		dial_fail(d, RAFT_NOCONNECTION);
 		return;
 	}
 	buf = uv_buf_init((char *)d->mac, MAC_LEN);
-	if (uv_write(&d->w_mac, (uv_stream_t *)d->tcp, &buf, 1, dial_mac_cb) != 0)
+	if (uv_write(&d->w_mac, d->stream, &buf, 1, dial_mac_cb) != 0)
 		dial_fail(d, RAFT_NOCONNECTION);
 }
 
@@ -510,11 +1041,14 @@ static void dial_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	}
 }
 
+static void dial_hello(struct dial *d);
+static void dial_secure_cb(void *owner, uv_stream_t *plain, const uint8_t *ekm,
+			   raft_id cert_id, int status);
+
 static void dial_connect_cb(uv_connect_t *c, int status)
 {
 	struct dial *d = c->data;
 	struct tr *tr = d->tr;
-	uv_buf_t buf;
 	int rv;
 
 	if (d->done)
@@ -527,8 +1061,39 @@ static void dial_connect_cb(uv_connect_t *c, int status)
 	/* Already requested before connect; set again now that the socket
 	 * exists, in case the platform dropped the early request. */
 	uv_tcp_nodelay(d->tcp, 1);
-	/* TLS seam (dialer): run the TLS client handshake on d->tcp here and
-	 * continue with the plaintext end of a socketpair instead of d->tcp. */
+	rv = 0;
+	if (tr->tls_client == NULL) {
+		d->stream = (uv_stream_t *)d->tcp;
+		dial_hello(d);
+		return;
+	}
+	/* TLS seam (dialer): the pump takes the socket; we continue on its
+	 * plaintext end (dial_secure_cb) */
+	uv_tcp_t *tcp = d->tcp;
+
+	d->tcp = NULL;
+	d->open--; /* the pump closes it */
+	rv = pump_start(tr, tcp, true, d->peer_id, d->address, dial_secure_cb, d, &d->pump);
+	if (d->done)
+		return; /* the pump failed at once and told us */
+	if (rv == 0)
+		rv = uv_timer_start(&d->timer, dial_timeout_cb, NODE_TRANSPORT_HANDSHAKE_MS, 0);
+	if (rv != 0) {
+		if (d->pump == NULL) { /* not taken */
+			d->tcp = tcp;
+			d->open++;
+		}
+		dial_fail(d, RAFT_NOCONNECTION);
+	}
+}
+
+/* Our handshake on d->stream: send M1, read M2. */
+static void dial_hello(struct dial *d)
+{
+	struct tr *tr = d->tr;
+	uv_buf_t buf;
+	int rv;
+
 	if (crypto_random(d->nonce, NONCE_LEN) != 0) {
 		logw("raft transport: random generator failed");
 		dial_fail(d, RAFT_NOCONNECTION);
@@ -538,13 +1103,34 @@ static void dial_connect_cb(uv_connect_t *c, int status)
 	memcpy(d->hello + d->hello_len, d->nonce, NONCE_LEN);
 	d->hello_len += NONCE_LEN;
 	buf = uv_buf_init((char *)d->hello, (unsigned)d->hello_len);
-	rv = uv_write(&d->w_hello, (uv_stream_t *)d->tcp, &buf, 1, dial_hello_cb);
+	d->stream->data = d;
+	rv = uv_write(&d->w_hello, d->stream, &buf, 1, dial_hello_cb);
 	if (rv == 0)
-		rv = uv_read_start((uv_stream_t *)d->tcp, dial_alloc_cb, dial_read_cb);
-	if (rv == 0)
+		rv = uv_read_start(d->stream, dial_alloc_cb, dial_read_cb);
+	if (rv == 0 && !uv_is_active((uv_handle_t *)&d->timer))
 		rv = uv_timer_start(&d->timer, dial_timeout_cb, NODE_TRANSPORT_HANDSHAKE_MS, 0);
 	if (rv != 0)
 		dial_fail(d, RAFT_NOCONNECTION);
+}
+
+static void dial_secure_cb(void *owner, uv_stream_t *plain, const uint8_t *ekm,
+			   raft_id cert_id, int status)
+{
+	struct dial *d = owner;
+
+	d->pump = NULL;
+	if (status != 0 || d->done) {
+		if (plain != NULL)
+			uv_close((uv_handle_t *)plain, raft_handle_free_cb);
+		if (!d->done)
+			dial_fail(d, RAFT_NOCONNECTION);
+		return;
+	}
+	(void)cert_id; /* the pump checked it is d->peer_id */
+	memcpy(d->ekm, ekm, EKM_LEN);
+	d->stream = plain;
+	d->open++;
+	dial_hello(d);
 }
 
 static void dial_connect(struct dial *d, const struct sockaddr *sa)
@@ -675,6 +1261,8 @@ static void incoming_maybe_free(struct incoming *in)
 		tr->incomings = in->next;
 	if (in->next != NULL)
 		in->next->prev = in->prev;
+	tr->n_incoming--;
+	OPENSSL_cleanse(in->ekm, sizeof in->ekm);
 	free(in);
 	maybe_fire_close(tr);
 }
@@ -683,6 +1271,8 @@ static void incoming_tcp_close_cb(uv_handle_t *h)
 {
 	struct incoming *in = h->data;
 
+	if (h == (uv_handle_t *)in->stream)
+		in->stream = NULL;
 	raft_free(h);
 	in->open--;
 	incoming_maybe_free(in);
@@ -701,8 +1291,15 @@ static void incoming_drop(struct incoming *in)
 	if (in->dropping)
 		return;
 	in->dropping = true;
-	if (in->tcp != NULL) {
-		uv_close((uv_handle_t *)in->tcp, incoming_tcp_close_cb); /* cancels M2 */
+	if (in->pump != NULL) {
+		pump_abort(in->pump);
+		in->pump = NULL;
+	}
+	if (in->stream != NULL) {
+		uv_close((uv_handle_t *)in->stream, incoming_tcp_close_cb); /* cancels M2 */
+		in->tcp = NULL;
+	} else if (in->tcp != NULL) {
+		uv_close((uv_handle_t *)in->tcp, incoming_tcp_close_cb);
 		in->tcp = NULL;
 	}
 	uv_close((uv_handle_t *)&in->timer, incoming_timer_close_cb);
@@ -727,9 +1324,10 @@ static void incoming_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 static void incoming_handoff(struct incoming *in)
 {
 	struct tr *tr = in->tr;
-	uv_stream_t *stream = (uv_stream_t *)in->tcp;
+	uv_stream_t *stream = in->stream;
 
 	in->tcp = NULL; /* raft's now */
+	in->stream = NULL;
 	in->open--;
 	stream->data = NULL;
 	/* The timer's close callback frees in (and its addr) later, so the
@@ -762,11 +1360,18 @@ static void incoming_reply(struct incoming *in)
 	struct tr *tr = in->tr;
 	const uint8_t *addr = hsin_addr(&in->in);
 	size_t alen = (size_t)in->in.addr_len;
+	struct hs_bind bind = {tr->region, in->ekm};
 	uv_buf_t buf;
 	size_t n;
 
 	if (!hsin_addr_ok(&in->in)) {
 		tr_warn(tr, "peer %s: address with a NUL byte in its handshake", in->peer);
+		incoming_drop(in);
+		return;
+	}
+	if (tr->tls_server != NULL && in->in.id != in->cert_id) {
+		tr_warn(tr, "peer %s announced node %llu with the certificate of node %llu",
+			in->peer, (unsigned long long)in->in.id, (unsigned long long)in->cert_id);
 		incoming_drop(in);
 		return;
 	}
@@ -779,7 +1384,7 @@ static void incoming_reply(struct incoming *in)
 	}
 	n = hs_header(in->reply, tr->id, tr->address);
 	memcpy(in->reply + n, in->nonce, NONCE_LEN);
-	if (hs_mac(tr->key, ROLE_ACCEPTOR, tr->id, (const uint8_t *)tr->address,
+	if (hs_mac(tr->key, &bind, ROLE_ACCEPTOR, tr->id, (const uint8_t *)tr->address,
 		   strlen(tr->address), addr + alen /* nonce_d */, in->nonce,
 		   in->reply + n + NONCE_LEN) != 0) {
 		incoming_drop(in);
@@ -787,7 +1392,7 @@ static void incoming_reply(struct incoming *in)
 	}
 	in->reply_len = n + NONCE_LEN + MAC_LEN;
 	buf = uv_buf_init((char *)in->reply, (unsigned)in->reply_len);
-	if (uv_write(&in->write, (uv_stream_t *)in->tcp, &buf, 1, incoming_write_cb) != 0) {
+	if (uv_write(&in->write, in->stream, &buf, 1, incoming_write_cb) != 0) {
 		incoming_drop(in);
 		return;
 	}
@@ -803,10 +1408,11 @@ static void incoming_check(struct incoming *in)
 	size_t alen = (size_t)in->in.addr_len;
 	const uint8_t *nonce_d = addr + alen;
 	const uint8_t *mac_d = nonce_d + NONCE_LEN;
+	struct hs_bind bind = {in->tr->region, in->ekm};
 
-	uv_read_stop((uv_stream_t *)in->tcp);
-	if (!hs_verify(in->tr->key, ROLE_DIALER, in->in.id, addr, alen, nonce_d, in->nonce,
-		       mac_d)) {
+	uv_read_stop(in->stream);
+	if (!hs_verify(in->tr->key, &bind, ROLE_DIALER, in->in.id, addr, alen, nonce_d,
+		       in->nonce, mac_d)) {
 		tr_warn(in->tr, "peer %s (announcing node %llu) failed authentication "
 			"(different peer key?)", in->peer, (unsigned long long)in->in.id);
 		incoming_drop(in);
@@ -843,6 +1449,71 @@ static void incoming_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	}
 }
 
+static void incoming_secure_cb(void *owner, uv_stream_t *plain, const uint8_t *ekm,
+			       raft_id cert_id, int status)
+{
+	struct incoming *in = owner;
+
+	in->pump = NULL;
+	if (status != 0) {
+		incoming_drop(in);
+		return;
+	}
+	memcpy(in->ekm, ekm, EKM_LEN);
+	in->cert_id = cert_id;
+	in->stream = plain;
+	plain->data = in;
+	in->open++;
+	if (uv_read_start(plain, incoming_alloc_cb, incoming_read_cb) != 0)
+		incoming_drop(in);
+}
+
+/* Within the caps on handshakes in flight (total, and from this source)? */
+static bool incoming_admit(struct tr *tr, const char *ip)
+{
+	unsigned same = 0;
+
+	if (tr->n_incoming >= tr->cap_total)
+		return false;
+	for (struct incoming *in = tr->incomings; in != NULL; in = in->next)
+		if (strcmp(in->ip, ip) == 0 && ++same >= tr->cap_source)
+			return false;
+	return true;
+}
+
+static void refused_close_cb(uv_handle_t *h)
+{
+	free(h);
+}
+
+/* Accept and close at once: the backlog must not fill with connections we
+ * will not serve. */
+static void listener_refuse(struct tr *tr, uv_stream_t *server)
+{
+	uv_tcp_t *tcp = malloc(sizeof *tcp);
+
+	if (tcp == NULL || uv_tcp_init(tr->loop, tcp) != 0) {
+		free(tcp);
+		return;
+	}
+	(void)uv_accept(server, (uv_stream_t *)tcp);
+	uv_close((uv_handle_t *)tcp, refused_close_cb);
+}
+
+static void source_ip(uv_tcp_t *tcp, char *out, size_t size)
+{
+	struct sockaddr_storage sa;
+	int len = sizeof sa;
+
+	snprintf(out, size, "?");
+	if (uv_tcp_getpeername(tcp, (struct sockaddr *)&sa, &len) != 0)
+		return;
+	if (sa.ss_family == AF_INET)
+		uv_ip4_name((struct sockaddr_in *)&sa, out, size);
+	else if (sa.ss_family == AF_INET6)
+		uv_ip6_name((struct sockaddr_in6 *)&sa, out, size);
+}
+
 static void listener_connection_cb(uv_stream_t *server, int status)
 {
 	struct tr *tr = server->data;
@@ -853,14 +1524,25 @@ static void listener_connection_cb(uv_stream_t *server, int status)
 		logw("raft transport: accept: %s", uv_strerror(status));
 		return;
 	}
-	if (tr->closing)
+	if (tr->closing) {
+		listener_refuse(tr, server);
 		return;
+	}
+	if (tr->n_incoming >= tr->cap_total) { /* refuse before any allocation */
+		listener_refuse(tr, server);
+		tr_warn(tr, "%u peers in their handshake: refusing connections",
+			tr->n_incoming);
+		return;
+	}
 	in = calloc(1, sizeof *in);
-	if (in == NULL)
+	if (in == NULL) {
+		listener_refuse(tr, server);
 		return;
+	}
 	in->tcp = raft_malloc(sizeof *in->tcp);
 	if (in->tcp == NULL) {
 		free(in);
+		listener_refuse(tr, server);
 		return;
 	}
 	in->tr = tr;
@@ -872,23 +1554,45 @@ static void listener_connection_cb(uv_stream_t *server, int status)
 	in->timer.data = in;
 	in->write.data = in;
 	in->open = 2;
+	rv = uv_accept(server, (uv_stream_t *)in->tcp);
+	if (rv == 0) {
+		peer_name(in->tcp, in->peer, sizeof in->peer);
+		source_ip(in->tcp, in->ip, sizeof in->ip);
+		if (!incoming_admit(tr, in->ip)) {
+			tr_warn(tr, "too many handshakes from %s: refusing connections", in->ip);
+			rv = UV_EAGAIN;
+		}
+	}
 	in->next = tr->incomings;
 	if (tr->incomings != NULL)
 		tr->incomings->prev = in;
 	tr->incomings = in;
-
-	rv = uv_accept(server, (uv_stream_t *)in->tcp);
-	if (rv == 0) {
-		peer_name(in->tcp, in->peer, sizeof in->peer);
-		rv = uv_tcp_nodelay(in->tcp, 1);
+	tr->n_incoming++;
+	if (rv == UV_EAGAIN) {
+		incoming_drop(in);
+		return;
 	}
-	/* TLS seam (acceptor): run the TLS server handshake on in->tcp here,
-	 * then read our handshake from the plaintext side. */
 	if (rv == 0)
-		rv = uv_read_start((uv_stream_t *)in->tcp, incoming_alloc_cb, incoming_read_cb);
-	if (rv == 0)
+		rv = uv_tcp_nodelay(in->tcp, 1);
+	if (rv == 0 && tr->tls_server != NULL) {
+		/* TLS seam (acceptor): the pump takes the socket; our handshake
+		 * runs on its plaintext end (incoming_secure_cb) */
+		uv_tcp_t *tcp = in->tcp;
+
+		in->tcp = NULL;
+		in->open--;
+		rv = pump_start(tr, tcp, false, 0, in->peer, incoming_secure_cb, in, &in->pump);
+		if (rv != 0) {
+			in->tcp = tcp;
+			in->open++;
+		}
+	} else if (rv == 0) {
+		in->stream = (uv_stream_t *)in->tcp;
+		rv = uv_read_start(in->stream, incoming_alloc_cb, incoming_read_cb);
+	}
+	if (rv == 0 && !in->dropping)
 		rv = uv_timer_start(&in->timer, incoming_timeout_cb, NODE_TRANSPORT_HANDSHAKE_MS, 0);
-	if (rv != 0) {
+	if (rv != 0 && !in->dropping) {
 		logw("raft transport: accepting a peer: %s", uv_strerror(rv));
 		incoming_drop(in);
 	}
@@ -987,24 +1691,74 @@ static void trClose(struct raft_uv_transport *t, raft_uv_transport_close_cb cb)
 		inext = in->next;
 		incoming_drop(in);
 	}
+	for (struct pump *p = tr->pumps, *pnext; p != NULL; p = pnext) {
+		pnext = p->next;
+		pump_close(p);
+	}
 	maybe_fire_close(tr);
 }
 
-int node__transport_init(struct raft_uv_transport *t, uv_loop_t *loop,
-			 const uint8_t *peer_key)
+/* Caps on connections in their handshake: well below the descriptor limit
+ * (each costs one descriptor until its TLS handshake is done, three after). */
+static void set_caps(struct tr *tr)
 {
-	struct tr *tr = calloc(1, sizeof *tr);
+	struct rlimit rl;
+	rlim_t n = 1024;
 
-	if (tr == NULL)
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+		n = rl.rlim_cur;
+	n /= 8;
+	if (n < 16)
+		n = 16;
+	if (n > 512)
+		n = 512;
+	tr->cap_total = (unsigned)n;
+	tr->cap_source = tr->cap_total / 4 > 4 ? tr->cap_total / 4 : 4;
+}
+
+int node__transport_init(struct raft_uv_transport *t, uv_loop_t *loop,
+			 const uint8_t *peer_key, const char *region,
+			 const struct node_transport_tls *tls, char *errmsg)
+{
+	struct tr *tr;
+
+	if (region == NULL)
+		region = "";
+	if (strlen(region) > NODE_TRANSPORT_MAX_REGION) {
+		snprintf(errmsg, 256, "raft transport: region name too long");
+		return CF_EINVAL;
+	}
+	tr = calloc(1, sizeof *tr);
+	if (tr == NULL) {
+		snprintf(errmsg, 256, "raft transport: out of memory");
 		return CF_ENOMEM;
+	}
+	snprintf(tr->region, sizeof tr->region, "%s", region);
 	if (peer_key != NULL) {
 		tr->key = secmem_alloc(NODE_TRANSPORT_KEY_LEN);
 		if (tr->key == NULL) {
 			free(tr);
+			snprintf(errmsg, 256, "raft transport: out of memory");
 			return CF_ENOMEM;
 		}
 		memcpy(tr->key, peer_key, NODE_TRANSPORT_KEY_LEN);
 	}
+	if (tls != NULL) {
+		char msg[256];
+
+		tr->tls_server = net_tls_peer_ctx(1, tls->ca_file, tls->cert_file, tls->key_file, msg);
+		if (tr->tls_server != NULL)
+			tr->tls_client = net_tls_peer_ctx(0, tls->ca_file, tls->cert_file,
+							  tls->key_file, msg);
+		if (tr->tls_client == NULL) {
+			snprintf(errmsg, 256, "raft transport: %s", msg);
+			SSL_CTX_free(tr->tls_server);
+			secmem_free(tr->key);
+			free(tr);
+			return CF_ECRYPTO;
+		}
+	}
+	set_caps(tr);
 	tr->t = t;
 	tr->loop = loop;
 	memset(t, 0, sizeof *t);
@@ -1017,12 +1771,46 @@ int node__transport_init(struct raft_uv_transport *t, uv_loop_t *loop,
 	return 0;
 }
 
+int node__handshake_parse(const uint8_t *buf, size_t n, size_t tail, size_t chunk,
+			  size_t *used, uint64_t *id, const uint8_t **addr, size_t *addr_len)
+{
+	static struct hsin h; /* HS_MAX bytes: not on the stack of a fuzzer */
+	size_t off = 0;
+	int r = 0;
+
+	if (chunk == 0 || tail > NONCE_LEN + MAC_LEN)
+		return -1;
+	hsin_init(&h);
+	while (r == 0) {
+		uv_buf_t b;
+		size_t k;
+
+		hsin_alloc(&h, &b);
+		k = b.len < chunk ? b.len : chunk;
+		if (off + k > n)
+			return 0;
+		memcpy(b.base, buf + off, k);
+		off += k;
+		r = hsin_feed(&h, k, tail);
+	}
+	if (r < 0 || !hsin_addr_ok(&h))
+		return -1;
+	*used = off;
+	*id = h.id;
+	*addr = buf + HDR_LEN;
+	*addr_len = (size_t)h.addr_len;
+	return 1;
+}
+
 void node__transport_release(struct raft_uv_transport *t)
 {
 	struct tr *tr = t->impl;
 
-	if (tr != NULL)
+	if (tr != NULL) {
 		secmem_free(tr->key);
+		SSL_CTX_free(tr->tls_server);
+		SSL_CTX_free(tr->tls_client);
+	}
 	free(tr);
 	t->impl = NULL;
 }

@@ -787,3 +787,18 @@ const char *net_conn_peer(const struct net_conn *c)
 {
 	return c->peer;
 }
+
+int net_conn_peer_identity(const struct net_conn *c, char *region, size_t cap,
+			   uint64_t *node_id)
+{
+	X509 *cert;
+
+	if (cap > 0)
+		region[0] = '\0';
+	if (c == NULL || c->ssl == NULL || !c->opened)
+		return CF_ENOTFOUND;
+	cert = SSL_get0_peer_certificate(c->ssl);
+	if (cert == NULL || SSL_get_verify_result(c->ssl) != X509_V_OK)
+		return CF_ENOTFOUND;
+	return net_tls_cert_identity(cert, region, cap, node_id) == 0 ? 0 : CF_ENOTFOUND;
+}

@@ -104,4 +104,31 @@ SSL_CTX *net_tls_client_ctx(const char *ca_file, char *errmsg);
 int net_tls_make_self_signed(const char *cert_file, const char *key_file,
 			     const char *extra_host, char *errmsg);
 
+/* Mutual TLS between the members of a region (raft, relays). Node
+ * certificates name their member as a SAN URI "coffer://REGION/NODE".
+ * A peer context (server != 0: accepting side) presents cert_file/key_file,
+ * requires a peer certificate chaining to ca_file, TLS 1.3 only, no tickets.
+ * errmsg >= 256 bytes; NULL on error. Caller frees with SSL_CTX_free. */
+SSL_CTX *net_tls_peer_ctx(int server, const char *ca_file, const char *cert_file,
+			  const char *key_file, char *errmsg);
+/* Make a server context ask for (not require) a client certificate verified
+ * against ca_file: a presented certificate that does not verify fails the
+ * handshake; none is fine. 0 or CF_ECRYPTO + errmsg. */
+int net_tls_request_client_cert(SSL_CTX *server_ctx, const char *ca_file, char *errmsg);
+/* Present cert_file/key_file as client certificate. 0 or CF_ECRYPTO + errmsg. */
+int net_tls_use_client_cert(SSL_CTX *client_ctx, const char *cert_file, const char *key_file,
+			    char *errmsg);
+/* The member a certificate (borrowed) names: region (cap bytes) and node id.
+ * 0; CF_ENOTFOUND without a coffer:// URI; CF_EINVAL if malformed or more
+ * than one. Pure, any thread. */
+int net_tls_cert_identity(X509 *cert, char *region, size_t cap, uint64_t *node_id);
+/* The same for a PEM file (first certificate). Errors also in errmsg. */
+int net_tls_file_identity(const char *cert_file, char *region, size_t cap, uint64_t *node_id,
+			  char *errmsg);
+/* The verified member identity of c's peer certificate: 0 (region, id set)
+ * only if the peer presented a certificate that verified against the
+ * context's trust store and names a member; CF_ENOTFOUND otherwise. */
+int net_conn_peer_identity(const struct net_conn *c, char *region, size_t cap,
+			   uint64_t *node_id);
+
 #endif

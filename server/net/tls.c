@@ -248,3 +248,163 @@ out:
 	EVP_PKEY_free(key);
 	return rv;
 }
+
+/* ---- mutual TLS between the members of a region -------------------------- */
+
+static int load_cert_key(SSL_CTX *ctx, const char *cert_file, const char *key_file,
+			 char *errmsg)
+{
+	if (SSL_CTX_use_certificate_chain_file(ctx, cert_file) != 1) {
+		tls_err(errmsg, "loading certificate", cert_file);
+		return CF_ECRYPTO;
+	}
+	if (SSL_CTX_use_PrivateKey_file(ctx, key_file, SSL_FILETYPE_PEM) != 1 ||
+	    SSL_CTX_check_private_key(ctx) != 1) {
+		tls_err(errmsg, "loading key", key_file);
+		return CF_ECRYPTO;
+	}
+	return 0;
+}
+
+SSL_CTX *net_tls_peer_ctx(int server, const char *ca_file, const char *cert_file,
+			  const char *key_file, char *errmsg)
+{
+	SSL_CTX *ctx = SSL_CTX_new(server ? TLS_server_method() : TLS_client_method());
+
+	if (ctx == NULL || !tls13_only(ctx)) {
+		tls_err(errmsg, "tls peer context", cert_file);
+		goto fail;
+	}
+	if (load_cert_key(ctx, cert_file, key_file, errmsg) != 0)
+		goto fail;
+	if (SSL_CTX_load_verify_locations(ctx, ca_file, NULL) != 1) {
+		tls_err(errmsg, "loading ca file", ca_file);
+		goto fail;
+	}
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+	SSL_CTX_set_options(ctx, SSL_OP_CLEANSE_PLAINTEXT);
+	SSL_CTX_set_num_tickets(ctx, 0);
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	return ctx;
+fail:
+	SSL_CTX_free(ctx);
+	return NULL;
+}
+
+int net_tls_request_client_cert(SSL_CTX *server_ctx, const char *ca_file, char *errmsg)
+{
+	STACK_OF(X509_NAME) *names;
+
+	if (SSL_CTX_load_verify_locations(server_ctx, ca_file, NULL) != 1) {
+		tls_err(errmsg, "loading ca file", ca_file);
+		return CF_ECRYPTO;
+	}
+	names = SSL_load_client_CA_file(ca_file);
+	if (names != NULL)
+		SSL_CTX_set_client_CA_list(server_ctx, names); /* takes names */
+	ERR_clear_error();
+	/* ask, do not require: ordinary clients have no certificate */
+	SSL_CTX_set_verify(server_ctx, SSL_VERIFY_PEER, NULL);
+	return 0;
+}
+
+int net_tls_use_client_cert(SSL_CTX *client_ctx, const char *cert_file, const char *key_file,
+			    char *errmsg)
+{
+	return load_cert_key(client_ctx, cert_file, key_file, errmsg);
+}
+
+/* "coffer://REGION/ID": REGION of [A-Za-z0-9._-], ID a decimal > 0. */
+static int parse_identity(const char *s, size_t n, char *region, size_t cap, uint64_t *id)
+{
+	static const char scheme[] = "coffer://";
+	size_t i, rlen;
+	uint64_t v = 0;
+
+	if (n <= sizeof(scheme) - 1 || memcmp(s, scheme, sizeof(scheme) - 1) != 0)
+		return CF_ENOTFOUND;
+	s += sizeof(scheme) - 1;
+	n -= sizeof(scheme) - 1;
+	for (rlen = 0; rlen < n && s[rlen] != '/'; rlen++) {
+		char ch = s[rlen];
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		      (ch >= '0' && ch <= '9') || ch == '.' || ch == '-' || ch == '_'))
+			return CF_EINVAL;
+	}
+	if (rlen == 0 || rlen == n || rlen >= cap || n - rlen - 1 == 0 || n - rlen - 1 > 19)
+		return CF_EINVAL;
+	for (i = rlen + 1; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9' || v > (UINT64_MAX - 9) / 10)
+			return CF_EINVAL;
+		v = v * 10 + (uint64_t)(s[i] - '0');
+	}
+	if (v == 0)
+		return CF_EINVAL;
+	memcpy(region, s, rlen);
+	region[rlen] = '\0';
+	*id = v;
+	return 0;
+}
+
+int net_tls_cert_identity(X509 *cert, char *region, size_t cap, uint64_t *node_id)
+{
+	GENERAL_NAMES *sans;
+	int found = 0, rv = CF_ENOTFOUND;
+
+	if (cert == NULL || cap == 0)
+		return CF_ENOTFOUND;
+	sans = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
+	for (int i = 0; sans != NULL && i < sk_GENERAL_NAME_num(sans); i++) {
+		const GENERAL_NAME *g = sk_GENERAL_NAME_value(sans, i);
+		char r[128];
+		uint64_t id;
+		int pr;
+
+		if (g->type != GEN_URI)
+			continue;
+		pr = parse_identity((const char *)ASN1_STRING_get0_data(g->d.uniformResourceIdentifier),
+				    (size_t)ASN1_STRING_length(g->d.uniformResourceIdentifier), r,
+				    sizeof(r), &id);
+		if (pr == CF_ENOTFOUND)
+			continue;
+		if (pr != 0 || ++found > 1 || strlen(r) >= cap) {
+			rv = CF_EINVAL; /* malformed or ambiguous: no identity */
+			break;
+		}
+		snprintf(region, cap, "%s", r);
+		*node_id = id;
+		rv = 0;
+	}
+	GENERAL_NAMES_free(sans);
+	if (rv != 0)
+		region[0] = '\0';
+	return rv;
+}
+
+int net_tls_file_identity(const char *cert_file, char *region, size_t cap, uint64_t *node_id,
+			  char *errmsg)
+{
+	FILE *f = fopen(cert_file, "r");
+	X509 *x;
+	int rv;
+
+	if (f == NULL) {
+		snprintf(errmsg, ERRLEN, "opening '%.200s': %s", cert_file, strerror(errno));
+		return CF_EIO;
+	}
+	x = PEM_read_X509(f, NULL, NULL, NULL);
+	fclose(f);
+	if (x == NULL) {
+		tls_err(errmsg, "reading certificate", cert_file);
+		return CF_ECRYPTO;
+	}
+	rv = net_tls_cert_identity(x, region, cap, node_id);
+	X509_free(x);
+	if (rv == CF_EINVAL)
+		snprintf(errmsg, ERRLEN, "certificate '%.200s': malformed or several coffer:// URIs",
+			 cert_file);
+	else if (rv == CF_ENOTFOUND)
+		snprintf(errmsg, ERRLEN, "certificate '%.200s' names no coffer://REGION/NODE URI",
+			 cert_file);
+	return rv;
+}

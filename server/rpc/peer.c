@@ -7,6 +7,10 @@
  * root credentials. If the link drops or a call outlives its deadline, the
  * call is answered with ServiceUnavailableException: the client retries,
  * and ClientRequestToken makes a retried write apply once.
+ * The links present this node's certificate (coffer://REGION/NODE, mutual
+ * TLS): the leader honours "forwarded" only on connections whose verified
+ * certificate names a member of its region (peer_conn_is_member); from
+ * anyone else the flag is ignored and the call served like any other.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -231,4 +235,14 @@ void peers_close(struct server *s)
 		if (p->conn != NULL)
 			net_conn_close(p->conn);
 	}
+}
+
+bool peer_conn_is_member(const struct server *s, const struct net_conn *conn)
+{
+	char region[sizeof(s->cfg->region)];
+	uint64_t id = 0;
+
+	if (net_conn_peer_identity(conn, region, sizeof(region), &id) != 0)
+		return false;
+	return strcmp(region, s->cfg->region) == 0 && config_member(s->cfg, id) != NULL;
 }

@@ -321,7 +321,7 @@ static int handle_frame(void *data, const uint8_t *body, size_t len)
 				 strcmp(op_name, "ClusterStatus") == 0
 			 ? op_name
 			 : "unknown");
-	forwarded = env->has_forwarded && env->forwarded;
+	forwarded = env->has_forwarded && env->forwarded && peer_conn_is_member(s, conn);
 
 	if (env->auth == NULL) {
 		rpc_answer(call, "MissingAuthenticationTokenException", "Missing Authentication Token",

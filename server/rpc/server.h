@@ -118,6 +118,10 @@ void peer_send(struct server *s, uint64_t member_id, struct call *call);
 /* Fail calls whose deadline (uv_now, monotonic ms) passed. */
 void peers_tick(struct server *s, uint64_t now_ms);
 void peers_close(struct server *s);
+/* true if conn presented a verified certificate naming a configured member
+ * of this region (coffer://<region>/<member id>): only then is an
+ * envelope's "forwarded" flag honoured. */
+bool peer_conn_is_member(const struct server *s, const struct net_conn *conn);
 
 /* status.c */
 void status_cluster(struct call *call);

@@ -57,6 +57,9 @@
 
 #define N 3
 #define CMD_LEN 64
+#define REGION "r1"
+
+static char terr[256];
 
 static uv_loop_t loop;
 static uv_timer_t ticker;
@@ -120,6 +123,74 @@ static int teardown(void **state)
 static unsigned random_port_base(void)
 {
 	return 20000 + (unsigned)(rand() % 19990);
+}
+
+/* ---- certificates (openssl CLI, independent of coffer's own issuer) --- */
+
+static char pki_dir[64];
+
+static const char *pki_path(const char *name)
+{
+	static char buf[4][128];
+	static int k;
+
+	k = (k + 1) % 4;
+	snprintf(buf[k], sizeof buf[k], "%s/%s", pki_dir, name);
+	return buf[k];
+}
+
+static void pki_run(const char *cmd)
+{
+	char line[1024];
+
+	snprintf(line, sizeof line, "cd %s && %s >/dev/null 2>&1", pki_dir, cmd);
+	if (system(line) != 0)
+		fail_msg("certificate setup failed: %s", cmd);
+}
+
+/* name.pem/name.key for coffer://region/id, issued by ca (ca.pem / ca2.pem) */
+static void pki_node(const char *name, const char *region, int id, const char *ca)
+{
+	char cmd[900];
+
+	snprintf(cmd, sizeof cmd,
+		 "openssl req -x509 -CA %s.pem -CAkey %s.key -newkey ec -pkeyopt "
+		 "ec_paramgen_curve:prime256v1 -nodes -days 2 -subj /CN=%s "
+		 "-addext subjectAltName=URI:coffer://%s/%d,IP:127.0.0.1 "
+		 "-addext basicConstraints=CA:FALSE -keyout %s.key -out %s.pem",
+		 ca, ca, name, region, id, name, name);
+	pki_run(cmd);
+}
+
+static void pki_make(void)
+{
+	if (pki_dir[0] != '\0')
+		return;
+	snprintf(pki_dir, sizeof pki_dir, "/tmp/coffer-pki-XXXXXX");
+	assert_non_null(mkdtemp(pki_dir));
+	for (int i = 0; i < 2; i++) {
+		char cmd[400];
+		snprintf(cmd, sizeof cmd,
+			 "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 "
+			 "-nodes -days 2 -subj /CN=ca%d -addext basicConstraints=critical,CA:TRUE "
+			 "-keyout %s.key -out %s.pem",
+			 i, i ? "ca2" : "ca", i ? "ca2" : "ca");
+		pki_run(cmd);
+	}
+	for (int i = 1; i <= N; i++) {
+		char name[16];
+		snprintf(name, sizeof name, "r1-%d", i);
+		pki_node(name, REGION, i, "ca");
+	}
+	pki_node("r2-2", "r2", 2, "ca");   /* another region */
+	pki_node("x-2", REGION, 2, "ca2"); /* another CA */
+}
+
+static void pki_remove(void)
+{
+	if (pki_dir[0] != '\0')
+		nftw(pki_dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	pki_dir[0] = '\0';
 }
 
 /* ---- transport ------------------------------------------------------- */
@@ -241,8 +312,10 @@ static uint64_t get64le(const uint8_t *p)
 static const uint8_t KEY[32] = "0123456789abcdef0123456789abcde";  /* the region's */
 static const uint8_t KEY2[32] = "0123456789abcdef0123456789abcdX"; /* another region's */
 
+
 /* The MAC as the protocol defines it, written independently of transport.c:
- * HMAC(key, "coffer-raft-auth" || role || u64 id || u64 alen || addr || nd || na). */
+ * HMAC(key, "coffer-raft-auth" || role || u64 rlen || region || u64 id ||
+ * u64 alen || addr || nd || na || ekm), ekm 32 zeros without TLS. */
 static void spec_mac(const uint8_t *key, char role, uint64_t id, const char *addr,
 		     const uint8_t *nd, const uint8_t *na, uint8_t out[32])
 {
@@ -252,6 +325,10 @@ static void spec_mac(const uint8_t *key, char role, uint64_t id, const char *add
 	memcpy(m, "coffer-raft-auth", 16);
 	n = 16;
 	m[n++] = (uint8_t)role;
+	put64le(m + n, strlen(REGION));
+	n += 8;
+	memcpy(m + n, REGION, strlen(REGION));
+	n += strlen(REGION);
 	put64le(m + n, id);
 	put64le(m + n + 8, alen);
 	n += 16;
@@ -260,6 +337,8 @@ static void spec_mac(const uint8_t *key, char role, uint64_t id, const char *add
 	memcpy(m + n, nd, 32);
 	memcpy(m + n + 32, na, 32);
 	n += 64;
+	memset(m + n, 0, 32);
+	n += 32;
 	assert_int_equal(crypto_hmac_sha256(key, 32, m, n, out), 0);
 }
 
@@ -381,9 +460,9 @@ static void test_transport(void **state)
 
 	(void)state;
 	memset(&T, 0, sizeof T);
-	assert_int_equal(node__transport_init(&a, &loop, KEY), 0);
-	assert_int_equal(node__transport_init(&b, &loop, KEY), 0);
-	assert_int_equal(node__transport_init(&c, &loop, KEY2), 0);
+	assert_int_equal(node__transport_init(&a, &loop, KEY, REGION, NULL, terr), 0);
+	assert_int_equal(node__transport_init(&b, &loop, KEY, REGION, NULL, terr), 0);
+	assert_int_equal(node__transport_init(&c, &loop, KEY2, REGION, NULL, terr), 0);
 	assert_int_equal(a.version, 1);
 	for (int attempt = 0; attempt < 20 && rv != 0; attempt++) {
 		port = random_port_base();
@@ -401,8 +480,8 @@ static void test_transport(void **state)
 			t_close(&c);
 			node__transport_release(&b);
 			node__transport_release(&c);
-			assert_int_equal(node__transport_init(&b, &loop, KEY), 0);
-			assert_int_equal(node__transport_init(&c, &loop, KEY2), 0);
+			assert_int_equal(node__transport_init(&b, &loop, KEY, REGION, NULL, terr), 0);
+			assert_int_equal(node__transport_init(&c, &loop, KEY2, REGION, NULL, terr), 0);
 		}
 	}
 	assert_int_equal(rv, 0);
@@ -575,7 +654,7 @@ static void test_transport(void **state)
 
 	/* a dial resolving a host name, cancelled likewise */
 	memset(&T, 0, sizeof T);
-	assert_int_equal(node__transport_init(&a, &loop, KEY), 0);
+	assert_int_equal(node__transport_init(&a, &loop, KEY, REGION, NULL, terr), 0);
 	assert_int_equal(a.init(&a, 1, addr_a), 0);
 	assert_int_equal(a.connect(&a, &req, 2, "localhost:1", t_connect_cb), 0);
 	a.close(&a, t_close_cb);
@@ -584,6 +663,182 @@ static void test_transport(void **state)
 	assert_int_equal(T.connect_status, RAFT_CANCELED);
 	assert_int_equal(T.connect_cbs_before_close, 1);
 	node__transport_release(&a);
+}
+
+/* ---- transport over mutual TLS ---------------------------------------- */
+
+#define BULK (4u << 20) /* more than the pump's high-water mark */
+
+static uint8_t *bulk_in;
+static size_t bulk_got;
+
+static void bulk_alloc(uv_handle_t *h, size_t s, uv_buf_t *b)
+{
+	(void)h;
+	(void)s;
+	*b = uv_buf_init((char *)bulk_in + bulk_got, (unsigned)(BULK - bulk_got));
+}
+static void bulk_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
+{
+	(void)s;
+	(void)b;
+	if (n > 0)
+		bulk_got += (size_t)n;
+}
+static bool pred_bulk(void *arg)
+{
+	(void)arg;
+	return bulk_got >= BULK;
+}
+static bool bulk_written;
+static void bulk_write_cb(uv_write_t *w, int status)
+{
+	(void)w;
+	bulk_written = status == 0;
+}
+
+static void tls_init(struct raft_uv_transport *t, const char *name, const char *ca)
+{
+	char cert[64], key[64];
+	struct node_transport_tls tls = {pki_path(ca), cert, key};
+
+	snprintf(cert, sizeof cert, "%s", pki_path(name));
+	strcat(cert, ".pem");
+	snprintf(key, sizeof key, "%s", pki_path(name));
+	strcat(key, ".key");
+	if (node__transport_init(t, &loop, KEY, REGION, &tls, terr) != 0)
+		fail_msg("transport init: %s", terr);
+}
+
+static void expect_dial_refused(struct raft_uv_transport *t, raft_id id, const char *addr)
+{
+	struct raft_uv_connect req;
+	int want = T.accepted + 1;
+
+	T.connected = 0;
+	T.connected_stream = NULL;
+	assert_int_equal(t->connect(t, &req, id, addr, t_connect_cb), 0);
+	assert_true(run_until(t_pred_connected, NULL, 6000));
+	assert_int_equal(T.connect_status, RAFT_NOCONNECTION);
+	assert_null(T.connected_stream);
+	assert_false(run_until(t_pred_accepted, &want, 200));
+}
+
+static void test_transport_tls(void **state)
+{
+	struct raft_uv_transport a, b, c, d;
+	struct raft_uv_connect req;
+	char addr_a[32], addr_b[32];
+	unsigned port = 0;
+	int rv = -1, fd, want;
+	uint8_t nd[32], m[512], *bulk_out;
+	size_t n;
+	uv_write_t w;
+	uv_buf_t buf;
+
+	(void)state;
+	pki_make();
+	memset(&T, 0, sizeof T);
+	tls_init(&a, "r1-1", "ca.pem");
+	tls_init(&c, "x-2", "ca2.pem"); /* trusts only its own CA */
+	tls_init(&d, "r2-2", "ca.pem");
+	for (int attempt = 0; attempt < 20 && rv != 0; attempt++) {
+		tls_init(&b, "r1-2", "ca.pem");
+		port = random_port_base();
+		snprintf(addr_a, sizeof addr_a, "127.0.0.1:%u", port);
+		snprintf(addr_b, sizeof addr_b, "127.0.0.1:%u", port + 1);
+		assert_int_equal(b.init(&b, 2, addr_b), 0);
+		rv = b.listen(&b, t_accept_cb);
+		if (rv != 0) {
+			t_close(&b);
+			node__transport_release(&b);
+		}
+	}
+	assert_int_equal(rv, 0);
+	assert_int_equal(a.init(&a, 1, addr_a), 0);
+	assert_int_equal(c.init(&c, 1, addr_a), 0);
+	assert_int_equal(d.init(&d, 1, addr_a), 0);
+
+	/* certificates of the same CA and region: a stream each for raft
+	 * (plaintext ends), 4 MiB pass intact (back-pressure, no cap) */
+	assert_int_equal(a.connect(&a, &req, 2, addr_b, t_connect_cb), 0);
+	assert_true(run_until(t_pred_both, NULL, 5000));
+	assert_int_equal(T.connect_status, 0);
+	assert_int_equal(T.peer_id, 1);
+	assert_string_equal(T.peer_addr, addr_a);
+	bulk_out = malloc(BULK);
+	bulk_in = malloc(BULK);
+	assert_non_null(bulk_out);
+	assert_non_null(bulk_in);
+	for (size_t i = 0; i < BULK; i++)
+		bulk_out[i] = (uint8_t)(i * 7 + (i >> 13));
+	bulk_got = 0;
+	bulk_written = false;
+	buf = uv_buf_init((char *)bulk_out, BULK);
+	assert_int_equal(uv_write(&w, T.connected_stream, &buf, 1, bulk_write_cb), 0);
+	assert_int_equal(uv_read_start(T.accepted_stream, bulk_alloc, bulk_read), 0);
+	assert_true(run_until(pred_bulk, NULL, 20000));
+	assert_memory_equal(bulk_in, bulk_out, BULK);
+	free(bulk_out);
+	free(bulk_in);
+	uv_close((uv_handle_t *)T.connected_stream, free_stream);
+	uv_close((uv_handle_t *)T.accepted_stream, free_stream);
+
+	/* the acceptor's certificate names node 2, raft asked for node 3 */
+	expect_dial_refused(&a, 3, addr_b);
+	/* a certificate of another CA, of another region: refused */
+	expect_dial_refused(&c, 2, addr_b);
+	expect_dial_refused(&d, 2, addr_b);
+
+	/* plain TCP speaking our handshake in the clear: closed, no accept */
+	memset(nd, 0x11, sizeof nd);
+	fd = raw_connect(port + 1);
+	assert_true(fd >= 0);
+	n = raw_m1(m, NODE_TRANSPORT_PROTOCOL, 9, "127.0.0.1:1", nd);
+	raw_write(fd, m, n);
+	expect_refused(fd, T.accepted);
+
+	/* the cap on handshakes from one source: beyond it, closed at once */
+	{
+		int fds[600], open_fds = 0, closed = 0;
+
+		for (int i = 0; i < 600; i++) {
+			fds[i] = raw_connect(port + 1);
+			if (fds[i] >= 0)
+				open_fds++;
+			if (i % 50 == 0)
+				for (int k = 0; k < 5; k++)
+					uv_run(&loop, UV_RUN_NOWAIT);
+		}
+		for (int k = 0; k < 50; k++)
+			uv_run(&loop, UV_RUN_NOWAIT);
+		for (int i = 0; i < 600; i++) {
+			struct rawrd r;
+
+			if (fds[i] < 0)
+				continue;
+			memset(&r, 0, sizeof r);
+			r.fd = fds[i];
+			r.want = 1;
+			pred_raw(&r);
+			if (r.eof)
+				closed++;
+			close(fds[i]);
+		}
+		printf("600 idle connections: %d refused at once\n", closed);
+		assert_true(open_fds > 0);
+		assert_true(closed > 0);
+	}
+	want = T.accepted;
+	t_close(&a);
+	t_close(&b);
+	t_close(&c);
+	t_close(&d);
+	assert_int_equal(T.accepted, want);
+	node__transport_release(&a);
+	node__transport_release(&b);
+	node__transport_release(&c);
+	node__transport_release(&d);
 }
 
 /* ---- toy FSM ---------------------------------------------------------- */
@@ -643,6 +898,7 @@ struct member {
 	struct node *node;
 	struct kv kv;
 	char dir[256];
+	char cert[128], key[128];
 	int leader_true, leader_false;
 	bool closing, closed;
 };
@@ -728,6 +984,10 @@ static void start_cluster(void)
 				.members = members,
 				.n_members = N,
 				.peer_key = KEY,
+				.region = REGION,
+				.ca_file = pki_path("ca.pem"),
+				.tls_cert = M[i].cert,
+				.tls_key = M[i].key,
 			};
 			struct node_fsm fsm = {
 				.ctx = &M[i].kv,
@@ -739,6 +999,8 @@ static void start_cluster(void)
 			int rv;
 
 			snprintf(M[i].dir, sizeof M[i].dir, "%s/try%d-n%d", base_dir, attempt, i + 1);
+			snprintf(M[i].cert, sizeof M[i].cert, "%s/r1-%d.pem", pki_dir, i + 1);
+			snprintf(M[i].key, sizeof M[i].key, "%s/r1-%d.key", pki_dir, i + 1);
 			assert_int_equal(mkdir(M[i].dir, 0700), 0);
 			rv = node_start(&loop, &cfg, &fsm, leader_cb, &M[i], &M[i].node, err);
 			if (rv != 0) {
@@ -945,6 +1207,7 @@ static void test_cluster(void **state)
 	(void)state;
 	live_results = 0;
 	srand((unsigned)(time(NULL) ^ getpid()));
+	pki_make();
 	snprintf(base_dir, sizeof base_dir, "/tmp/coffer-node-XXXXXX");
 	assert_non_null(mkdtemp(base_dir));
 	start_cluster();
@@ -1135,8 +1398,11 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_transport, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_transport_tls, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cluster, setup, teardown),
 	};
+	int rv = cmocka_run_group_tests_name("node_cluster", tests, NULL, NULL);
 
-	return cmocka_run_group_tests_name("node_cluster", tests, NULL, NULL);
+	pki_remove();
+	return rv;
 }

@@ -81,7 +81,7 @@ struct bench {
 	int http; /* the connections currently speak HTTP (timed phase of --api aws) */
 	struct aws_endpoint ep;
 	struct aws_signer signer;
-	void *ssl_ctx;
+	SSL_CTX *ssl_ctx;
 	char *get_body;
 	size_t get_body_len;
 	char *value;

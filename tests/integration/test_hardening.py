@@ -14,7 +14,7 @@ import uuid
 import boto3
 from botocore.config import Config
 
-from conftest import COFFERD, DevNode, pick_base
+from conftest import COFFERD, Cli, DevNode, parse_env_file, pick_base
 
 
 def unlimited_core():
@@ -41,7 +41,6 @@ class HardenedDevNode(DevNode):
         while time.time() < deadline:
             env_path = os.path.join(self.dir, "dev.env")
             if os.path.exists(env_path):
-                from conftest import Cli, parse_env_file
                 self.env = parse_env_file(env_path)
                 self.cli = Cli(self.env)
                 try:
@@ -124,7 +123,7 @@ def test_not_dumpable_and_no_core_after_abort(workdir):
         node.stop(signal.SIGKILL)
 
 
-def run_dev(data_dir, base, timeout=20):
+def run_dev(data_dir, base):
     """Start cofferd --dev in the foreground; return the process."""
     return subprocess.Popen(
         [COFFERD, "--dev", "--data-dir", data_dir, "--rpc-addr", f"127.0.0.1:{base + 1}",

@@ -75,6 +75,10 @@ $(BUILD)/obj/%.o: %.c $(PROTO_H)
 $(BUILD)/libcoffer.a: $(SHARED_O) $(CLIENT_O)
 	rm -f $@ && ar rcs $@ $^
 
+# The CLI's objects but main.o, for the unit tests.
+$(BUILD)/libcoffercli.a: $(filter-out $(call obj,client/cli/main.c),$(CLI_O))
+	rm -f $@ && ar rcs $@ $^
+
 $(BUILD)/libcofferd.a: $(SERVER_O)
 	rm -f $@ && ar rcs $@ $^
 
@@ -85,7 +89,7 @@ $(BUILD)/coffer: $(CLI_O) $(BUILD)/libcoffer.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # Each test program links the archives; the linker keeps what it uses.
-$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libcofferd.a $(BUILD)/libcoffer.a
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libcofferd.a $(BUILD)/libcoffercli.a $(BUILD)/libcoffer.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -Wno-missing-prototypes $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 

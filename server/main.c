@@ -26,6 +26,7 @@
 #include "node/node.h"
 #include "rpc/server.h"
 #include "util/errors.h"
+#include "util/harden.h"
 #include "util/log.h"
 #include "util/secmem.h"
 
@@ -270,12 +271,23 @@ int main(int argc, char **argv)
 	int rv;
 
 	signal(SIGPIPE, SIG_IGN);
+	if (harden_process(errmsg) != 0) {
+		fprintf(stderr, "cofferd: %s\n", errmsg);
+		return 1;
+	}
 	rv = config_parse(&cfg, argc, argv, errmsg);
 	if (rv == 1)
 		return 0;
 	if (rv != 0 || (cfg.data_dir[0] != '\0' && mkdir_p(cfg.data_dir, 0700) != 0) ||
 	    config_finish(&cfg, errmsg) != 0) {
 		fprintf(stderr, "cofferd: %s\n", errmsg[0] ? errmsg : strerror(errno));
+		return 2;
+	}
+	const struct harden_file secrets[] = {{cfg.key_file, "root key file"},
+					      {cfg.credentials_file, "credentials file"},
+					      {cfg.tls_key, "TLS private key"}};
+	if (harden_check_files(cfg.data_dir, secrets, 3, errmsg) != 0) {
+		fprintf(stderr, "cofferd: refusing to start: %s\n", errmsg);
 		return 2;
 	}
 	log_threshold = cfg.log_level;

@@ -19,6 +19,8 @@
 #include <stdint.h>
 #include <time.h>
 
+#include <openssl/ssl.h>
+
 #include "coffer/coffer.h"
 #include "util/secmem.h"
 
@@ -102,7 +104,7 @@ struct aws_conn;
 /* Connect (and handshake, with ssl_ctx when ep->tls) within timeout_ms.
  * ep, signer and ssl_ctx are borrowed and must outlive the connection.
  * 0, COFFER_EIO, COFFER_ETIMEOUT or COFFER_ENOMEM with err->message set. */
-int aws_conn_open(const struct aws_endpoint *ep, struct aws_signer *signer, void *ssl_ctx,
+int aws_conn_open(const struct aws_endpoint *ep, struct aws_signer *signer, SSL_CTX *ssl_ctx,
                   int timeout_ms, struct aws_conn **out, struct coffer_error *err);
 /* Fail every pending request with COFFER_ECLOSED (callbacks run), close, free. NULL ok. */
 void aws_conn_free(struct aws_conn *conn);
@@ -121,8 +123,8 @@ short aws_conn_events(const struct aws_conn *conn);
 int aws_conn_process(struct aws_conn *conn);
 
 /* A TLS client context trusting ca_file (NULL: system store), TLS 1.2+ as
- * the AWS SDKs allow. Returns an SSL_CTX * (free with SSL_CTX_free) or
- * NULL with err set. */
-void *aws_tls_context(const char *ca_file, struct coffer_error *err);
+ * the AWS SDKs allow. Returns a context (free with SSL_CTX_free) or NULL
+ * with err set. */
+SSL_CTX *aws_tls_context(const char *ca_file, struct coffer_error *err);
 
 #endif

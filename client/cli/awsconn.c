@@ -30,6 +30,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include "../lib/sock.h"
 #include "aws.h"
 
 #define OUT_CAP       (1024 * 1024)
@@ -93,7 +94,7 @@ static void fail_all(struct aws_conn *conn, int code, const char *what)
 	}
 }
 
-void *aws_tls_context(const char *ca_file, struct coffer_error *err)
+SSL_CTX *aws_tls_context(const char *ca_file, struct coffer_error *err)
 {
 	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
 
@@ -117,7 +118,7 @@ void *aws_tls_context(const char *ca_file, struct coffer_error *err)
 	return ctx;
 }
 
-int aws_conn_open(const struct aws_endpoint *ep, struct aws_signer *signer, void *ssl_ctx,
+int aws_conn_open(const struct aws_endpoint *ep, struct aws_signer *signer, SSL_CTX *ssl_ctx,
                   int timeout_ms, struct aws_conn **out, struct coffer_error *err)
 {
 	int64_t deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : 5000);
@@ -136,10 +137,10 @@ int aws_conn_open(const struct aws_endpoint *ep, struct aws_signer *signer, void
 	rv = set_err(err, COFFER_ENOMEM, "out of memory");
 	if (conn->out == NULL || conn->in == NULL)
 		goto out;
-	rv = coffer_tcp_connect(ep->host, ep->port, ep->url, deadline, &conn->fd, err);
+	rv = coffer__tcp_connect(ep->host, ep->port, ep->url, deadline, &conn->fd, err);
 	if (rv == 0 && ep->tls)
-		rv = ssl_ctx ? coffer_tls_connect(ssl_ctx, conn->fd, ep->host, ep->url, deadline,
-		                                  (void **)&conn->ssl, err)
+		rv = ssl_ctx ? coffer__tls_connect(ssl_ctx, conn->fd, ep->host, ep->url, deadline,
+		                                   &conn->ssl, err)
 		             : set_err(err, COFFER_EINVAL, "no tls context for '%s'", ep->url);
 	if (rv != 0)
 		goto out;

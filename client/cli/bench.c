@@ -81,7 +81,7 @@ struct bench {
 	int http; /* the connections currently speak HTTP (timed phase of --api aws) */
 	struct aws_endpoint ep;
 	struct aws_signer signer;
-	void *ssl_ctx;
+	SSL_CTX *ssl_ctx;
 	char *get_body;
 	size_t get_body_len;
 	char *value;
@@ -751,6 +751,28 @@ static int setup_aws(struct bench *b, struct args *a)
 		}
 	}
 	return 0;
+}
+
+const char cli_help_bench[] =
+	"  bench --op get|put --concurrency N --duration S --value-size B [--connections C]\n"
+	"                [--secret-id ID (get)] [--pool N (put)] [--cleanup (put)]\n"
+	"                [--api rpc|aws] [--endpoint-url http[s]://host:port (aws)]\n"
+	"                put spreads over bench/<runid>/0..N-1, left in place unless --cleanup;\n"
+	"                --api aws drives the AWS JSON 1.1 endpoint (SigV4) instead of RPC;\n"
+	"                setup still goes through RPC\n";
+
+int cmd_bench(struct cli_run *r)
+{
+	struct coffer_client *c = NULL;
+	int rv;
+
+	if (r->n_pos != 1)
+		return cli_usage_error("unrecognized arguments after 'bench'");
+	rv = cli_open_client(r->a, &c);
+	if (rv == 0)
+		rv = cli_bench(c, r->a);
+	coffer_client_free(c);
+	return rv;
 }
 
 int cli_bench(struct coffer_client *c, struct args *a)

@@ -153,7 +153,40 @@ void cli_output_free(char *s);
 /* Route jansson's allocations through the secure heap. */
 void cli_json_use_secmem(void);
 
-/* `coffer bench ...`; returns an exit code. */
+/* ------------------------------------------------------------ commands
+ * One file per command group; main.c dispatches through its commands[]
+ * table. Each handler returns the process exit code (CLI_EXIT_*). */
+
+/* What main hands a command: the parsed options (borrowed) and the command
+ * words, the command's name first. */
+struct cli_run {
+	struct args *a;
+	const char **pos;
+	size_t n_pos;
+	int text; /* --output text */
+};
+
+/* secretsmanager.c: a secretsmanager sub-command named by pos[0]. */
+int cmd_secretsmanager(struct cli_run *r);
+/* Build cmd's request from r's options, open a client, call, print. */
+int cli_run_request(const struct cli_cmd *cmd, struct cli_run *r);
+/* cluster.c: `coffer cluster status`. */
+int cmd_cluster(struct cli_run *r);
+/* bench.c: `coffer bench ...` (opens the client, then cli_bench). */
+int cmd_bench(struct cli_run *r);
 int cli_bench(struct coffer_client *c, struct args *a);
+/* Each group's lines of the usage text. */
+extern const char cli_help_secretsmanager[], cli_help_cluster[], cli_help_bench[];
+
+/* cli.c: shared by the handlers. */
+/* Print the AWS CLI's usage error with msg; returns CLI_EXIT_USAGE. */
+int cli_usage_error(const char *msg);
+/* flag, else $a, else $b (each when set and non-empty), else NULL. */
+const char *cli_env_or(const char *flag, const char *a, const char *b);
+/* A client from --endpoint/--ca-file/--region and the environment. 0, or
+ * an exit code with the error printed. *c is freed with coffer_client_free. */
+int cli_open_client(struct args *a, struct coffer_client **c);
+/* Print a failed call's error as the AWS CLI does; returns the exit code. */
+int cli_report(int rv, const char *operation, const struct coffer_error *err);
 
 #endif

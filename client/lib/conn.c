@@ -25,6 +25,7 @@
 #include <openssl/err.h>
 
 #include "internal.h"
+#include "sock.h"
 
 #define SLOT_BITS 20
 #define SLOT_MAX (1u << SLOT_BITS)
@@ -101,12 +102,12 @@ int coffer_conn_open(struct coffer_client *c, size_t i, int timeout_ms,
 	rv = coffer__err(err, COFFER_ENOMEM, "", "out of memory");
 	if (conn->out == NULL || conn->in == NULL)
 		goto out;
-	rv = coffer_tcp_connect(c->endpoints[i].host, c->endpoints[i].port, c->endpoints[i].text,
+	rv = coffer__tcp_connect(c->endpoints[i].host, c->endpoints[i].port, c->endpoints[i].text,
 				deadline, &conn->fd, err);
 	if (rv != 0)
 		goto out;
-	rv = coffer_tls_connect(c->ssl_ctx, conn->fd, c->endpoints[i].host, c->endpoints[i].text,
-				deadline, (void **)&conn->ssl, err);
+	rv = coffer__tls_connect(c->ssl_ctx, conn->fd, c->endpoints[i].host, c->endpoints[i].text,
+				deadline, &conn->ssl, err);
 	if (rv != 0)
 		goto out;
 	*out = conn;

@@ -20,6 +20,7 @@
 #include <openssl/ssl.h>
 
 #include "internal.h"
+#include "sock.h"
 
 static int wait_fd(int fd, short events, int64_t deadline)
 {
@@ -39,8 +40,8 @@ static int wait_fd(int fd, short events, int64_t deadline)
 	}
 }
 
-int coffer_tcp_connect(const char *host, const char *port, const char *label,
-		       int64_t deadline, int *fd_out, struct coffer_error *err)
+int coffer__tcp_connect(const char *host, const char *port, const char *label,
+			int64_t deadline, int *fd_out, struct coffer_error *err)
 {
 	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
 	struct addrinfo *res = NULL, *ai;
@@ -93,10 +94,10 @@ static int is_ip(const char *host)
 	return inet_pton(AF_INET, host, &a6) == 1 || inet_pton(AF_INET6, host, &a6) == 1;
 }
 
-int coffer_tls_connect(void *ssl_ctx, int fd, const char *host, const char *label,
-		       int64_t deadline, void **ssl_out, struct coffer_error *err)
+int coffer__tls_connect(SSL_CTX *ctx, int fd, const char *host, const char *label,
+			int64_t deadline, SSL **ssl_out, struct coffer_error *err)
 {
-	SSL *ssl = SSL_new(ssl_ctx);
+	SSL *ssl = SSL_new(ctx);
 	int rv = handshake(ssl, fd, host, label, deadline, err);
 
 	if (rv != 0) {

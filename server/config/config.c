@@ -12,6 +12,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include "util/log.h"
 
 #define ERRMSG_LEN 256
@@ -240,6 +243,34 @@ static int set_default(char *dst, size_t cap, const char *dir, const char *name)
 	return 0;
 }
 
+/* "127.x.y.z:P", "[::1]:P" or "localhost:P" (dev mode serves plain HTTP and
+ * root credentials: never beyond the host). */
+static bool addr_is_loopback(const char *addr)
+{
+	char host[64];
+	const char *end;
+	size_t n;
+	struct in_addr a4;
+	struct in6_addr a6;
+
+	if (addr[0] == '[') {
+		end = strchr(addr, ']');
+		addr++;
+	} else {
+		end = strrchr(addr, ':');
+	}
+	n = end ? (size_t)(end - addr) : strlen(addr);
+	if (n == 0 || n >= sizeof(host))
+		return false;
+	memcpy(host, addr, n);
+	host[n] = '\0';
+	if (strcmp(host, "localhost") == 0)
+		return true;
+	if (inet_pton(AF_INET, host, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	return inet_pton(AF_INET6, host, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
+}
+
 int config_finish(struct config *c, char *errmsg)
 {
 	char abs[PATH_MAX];
@@ -261,6 +292,13 @@ int config_finish(struct config *c, char *errmsg)
 			snprintf(c->http_addr, sizeof(c->http_addr), "127.0.0.1:7780");
 		if (c->raft_addr[0] == '\0')
 			snprintf(c->raft_addr, sizeof(c->raft_addr), "127.0.0.1:7790");
+		if (!addr_is_loopback(c->rpc_addr) || !addr_is_loopback(c->http_addr)) {
+			snprintf(errmsg, ERRMSG_LEN,
+				 "config: --dev serves plain HTTP with root credentials on loopback only; "
+				 "'%s' is not a loopback address (use 127.0.0.1, ::1 or localhost)",
+				 addr_is_loopback(c->rpc_addr) ? c->http_addr : c->rpc_addr);
+			return -1;
+		}
 		if (c->n_members == 0) {
 			c->members[0].id = c->node_id;
 			snprintf(c->members[0].raft_addr, 64, "%s", c->raft_addr);

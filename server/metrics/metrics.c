@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "util/errors.h"
+#include "util/harden.h"
 
 #define MAX_COUNTERS 512
 #define MAX_HISTOS 128
@@ -188,6 +189,9 @@ int metrics_render(const struct metrics_gauges *g, char **out, size_t *len)
 			"# TYPE coffer_applied_revision gauge\ncoffer_applied_revision %llu\n",
 		    (unsigned long long)g->applied_revision);
 	}
+	put(&o, "# HELP coffer_process_dumpable 1 if the process could write a core or be traced.\n"
+		"# TYPE coffer_process_dumpable gauge\ncoffer_process_dumpable %d\n",
+	    harden_dumpable());
 	if (o.err) {
 		free(o.buf);
 		return o.err;

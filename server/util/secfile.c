@@ -1,7 +1,8 @@
 /*
  * Secret files. secfile_read: open with O_NOFOLLOW, fstat the open file (so
  * the checks and the read see the same inode), refuse a non-regular file,
- * any group/other mode bit ("chmod 600 it") and a size outside the bounds,
+ * a file another user owns ("chown USER 'path'"), any group/other mode bit
+ * ("chmod 600 'path'") and a size outside the bounds,
  * then read into a secure buffer until EOF or max_len bytes. secfile_create:
  * O_CREAT|O_EXCL|O_NOFOLLOW with mode 0600, write everything, fsync the file,
  * close, fsync the directory so the new name survives a crash; any failure
@@ -13,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -34,11 +36,47 @@ static void set_err(char *errmsg, const char *fmt, ...)
 	va_end(ap);
 }
 
+int secfile_check_owner_only(const struct stat *st, const char *path, const char *what,
+			     char *errmsg)
+{
+	char user[64];
+	struct passwd pw, *res = NULL;
+	char pwbuf[1024];
+	uid_t me = geteuid();
+
+	if (st->st_uid != me) {
+		if (getpwuid_r(me, &pw, pwbuf, sizeof(pwbuf), &res) == 0 && res != NULL)
+			snprintf(user, sizeof(user), "%s", res->pw_name);
+		else
+			snprintf(user, sizeof(user), "%lu", (unsigned long)me);
+		set_err(errmsg,
+			"%s '%s' is owned by uid %lu, not by the service user '%s'; run: chown %s '%s'",
+			what, path, (unsigned long)st->st_uid, user, user, path);
+		return CF_EINVAL;
+	}
+	if (st->st_mode & (S_IRGRP | S_IROTH)) {
+		set_err(errmsg,
+			"%s '%s' is readable by group or others (mode %04lo); run: chmod %s '%s'",
+			what, path, (unsigned long)(st->st_mode & 07777),
+			S_ISDIR(st->st_mode) ? "700" : "600", path);
+		return CF_EINVAL;
+	}
+	if (st->st_mode & (S_IWGRP | S_IWOTH | S_IXGRP | S_IXOTH)) {
+		set_err(errmsg,
+			"%s '%s' is accessible by group or others (mode %04lo); run: chmod %s '%s'",
+			what, path, (unsigned long)(st->st_mode & 07777),
+			S_ISDIR(st->st_mode) ? "700" : "600", path);
+		return CF_EINVAL;
+	}
+	return 0;
+}
+
 /* The checks on an open file: regular, owner-only, size within bounds. */
 static int check_stat(int fd, const char *path, const char *what, size_t min_len,
 		      size_t max_len, char *errmsg)
 {
 	struct stat st;
+	int rv;
 
 	if (fstat(fd, &st) != 0) {
 		set_err(errmsg, "cannot stat %s '%s': %s", what, path, strerror(errno));
@@ -48,17 +86,8 @@ static int check_stat(int fd, const char *path, const char *what, size_t min_len
 		set_err(errmsg, "%s '%s' is not a regular file", what, path);
 		return CF_EINVAL;
 	}
-	if (st.st_mode & (S_IRGRP | S_IROTH)) {
-		set_err(errmsg, "%s '%s' is readable by group or others (mode %04lo); chmod 600 it",
-			what, path, (unsigned long)(st.st_mode & 07777));
-		return CF_EINVAL;
-	}
-	if (st.st_mode & (S_IWGRP | S_IWOTH | S_IXGRP | S_IXOTH)) {
-		set_err(errmsg,
-			"%s '%s' is accessible by group or others (mode %04lo); chmod 600 it",
-			what, path, (unsigned long)(st.st_mode & 07777));
-		return CF_EINVAL;
-	}
+	if ((rv = secfile_check_owner_only(&st, path, what, errmsg)) != 0)
+		return rv;
 	/* compare as off_t only after the sign check: st_size is never cast down */
 	if (st.st_size < 0 || (unsigned long long)st.st_size < min_len ||
 	    (unsigned long long)st.st_size > max_len) {

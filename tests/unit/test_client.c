@@ -2,7 +2,7 @@
  * libcoffer and `coffer` offline: argument parsing -> request messages,
  * AWS-CLI-shaped JSON and text output, request envelopes (framing and
  * signature), endpoint lists and retry classification. No server needed.
- * The CLI's pure files are compiled in directly (they are not in an archive).
+ * The CLI's objects come from build/libcoffercli.a (every CLI file but main).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,11 +15,8 @@
 
 #include <cmocka.h>
 
-#include "../../client/cli/args.c"
-#include "../../client/cli/aws.c"
-#include "../../client/cli/output.c"
-#include "../../client/cli/params.c"
-#include "../../client/cli/request.c"
+#include "../../client/cli/aws.h"
+#include "../../client/cli/cli.h"
 #include "../../client/lib/internal.h"
 #include "crypto/sign.h"
 

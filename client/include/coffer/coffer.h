@@ -170,19 +170,6 @@ int coffer_decode_envelope(const uint8_t *body, size_t len, Coffer__Envelope **e
 typedef void (*coffer_done_cb)(void *data, int status, const struct coffer_error *err,
 			       const uint8_t *payload, size_t payload_len);
 
-/* Connection set-up helpers for pipelined front ends (used by
- * coffer_conn_open and by the CLI's AWS-endpoint bench). deadline is a
- * CLOCK_MONOTONIC time in ms; label names the endpoint in messages.
- * coffer_tcp_connect: non-blocking TCP socket with TCP_NODELAY in *fd_out.
- * coffer_tls_connect: TLS handshake on fd with ssl_ctx (an SSL_CTX *,
- * borrowed), verifying host; on success *ssl_out is an SSL * the caller
- * frees with SSL_free. Both return 0, COFFER_ETIMEOUT, COFFER_EIO or
- * COFFER_ENOMEM with err set. Any thread. */
-int coffer_tcp_connect(const char *host, const char *port, const char *label, int64_t deadline,
-		       int *fd_out, struct coffer_error *err);
-int coffer_tls_connect(void *ssl_ctx, int fd, const char *host, const char *label,
-		       int64_t deadline, void **ssl_out, struct coffer_error *err);
-
 /* Open a non-blocking TLS connection to endpoint index i (the handshake
  * completes within timeout_ms before this returns). *out is freed with
  * coffer_conn_free. 0, COFFER_EIO, COFFER_ETIMEOUT or COFFER_ENOMEM, with
